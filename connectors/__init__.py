@@ -1,0 +1,1 @@
+"""Inbound adapters: accounting platforms' webhooks and APIs turned into ledger events."""

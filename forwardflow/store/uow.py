@@ -1,0 +1,154 @@
+"""The unit of work: domain state, inbox and outbox commit together or not at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from forwardflow.store.tables import inbox, outbox
+
+__all__ = ["Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
+
+
+class Inbox:
+    """Remembers which events each consumer has applied."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def claim(self, consumer: str, event_id: str) -> bool:
+        """Record the event as applied; False when it already was (a redelivery)."""
+        values = {"consumer": consumer, "event_id": event_id}
+        dialect = self._connection.dialect.name
+        if dialect == "postgresql":
+            statement: Any = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
+        else:  # pragma: no cover - only the two supported backends reach here
+            raise NotImplementedError(dialect)
+        return self._connection.execute(statement).rowcount == 1
+
+    def seen(self, consumer: str, event_id: str) -> bool:
+        """True when the consumer has applied the event."""
+        row = self._connection.execute(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer == consumer, inbox.c.event_id == event_id
+            )
+        ).first()
+        return row is not None
+
+
+class OutboxMessage:
+    """One unpublished event as the relay reads it."""
+
+    __slots__ = ("event_id", "headers", "id", "payload", "subject")
+
+    def __init__(
+        self, id: int, event_id: str, subject: str, headers: dict[str, str], payload: bytes
+    ) -> None:
+        self.id = id
+        self.event_id = event_id
+        self.subject = subject
+        self.headers = headers
+        self.payload = payload
+
+
+class Outbox:
+    """Events a transaction emits, stored beside the state that caused them."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(
+        self,
+        *,
+        event_id: str,
+        subject: str,
+        payload: bytes | Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Queue an event; ``payload`` is bytes or a JSON-able mapping."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self._connection.execute(
+            insert(outbox).values(
+                event_id=event_id,
+                subject=subject,
+                headers=dict(headers or {}),
+                payload=body,
+            )
+        )
+
+    def pending(self, limit: int = 500) -> list[OutboxMessage]:
+        """Unpublished events, oldest first."""
+        rows = self._connection.execute(
+            select(
+                outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.headers, outbox.c.payload
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return [
+            OutboxMessage(r.id, r.event_id, r.subject, dict(r.headers), r.payload) for r in rows
+        ]
+
+    def mark_published(self, ids: list[int]) -> None:
+        """Record that these events reached the broker."""
+        if ids:
+            self._connection.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(published_at=datetime.now(UTC))
+            )
+
+
+class SqlUnitOfWork:
+    """A database transaction with the inbox and outbox bound to it.
+
+    Use as ``with uow: ...; uow.commit()``. Leaving the block without ``commit()`` —
+    including by an exception — rolls back everything since the last commit. The
+    transaction begins with the first statement (SQLAlchemy's autobegin).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        """The open connection, for repositories."""
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open; use it in a with block")
+        return self._connection
+
+    def __enter__(self) -> Self:
+        self._connection = self._engine.connect()
+        self.inbox = Inbox(self._connection)
+        self.outbox = Outbox(self._connection)
+        return self
+
+    def commit(self) -> None:
+        """Make everything done in this unit so far durable at once."""
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        """Discard everything since the last commit."""
+        if self._connection is not None and self._connection.in_transaction():
+            self._connection.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

@@ -1,0 +1,1 @@
+"""Message handlers: ledger events and portfolio commands applied through the domain."""

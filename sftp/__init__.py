@@ -1,0 +1,1 @@
+"""Outbound adapter: sale files built, encrypted and delivered to buyers over SFTP."""
