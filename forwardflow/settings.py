@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +38,7 @@ __all__ = [
 
 CONFIG_FILE_ENV = "FORWARDFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = Path("forwardflow.toml")
+_KEY_BYTES = 32  # AES-256
 
 
 class _Section(BaseModel):
@@ -153,6 +156,22 @@ class Settings(BaseSettings):
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != _KEY_BYTES:
+            raise ValueError(
+                "expected 32 random bytes in base64, e.g. from "
+                "`python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -32,7 +32,9 @@ class Inbox:
             statement = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
         else:  # pragma: no cover - only the two supported backends reach here
             raise NotImplementedError(dialect)
-        return self._connection.execute(statement).rowcount == 1
+        # RETURNING yields a row only when the insert happened: no reliance on rowcount,
+        # which drivers report differently for INSERT … ON CONFLICT.
+        return self._connection.execute(statement.returning(inbox.c.event_id)).first() is not None
 
     def seen(self, consumer: str, event_id: str) -> bool:
         """True when the consumer has applied the event."""

@@ -1,0 +1,130 @@
+"""The ``forwardflow`` command as a user runs it: the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FORWARDFLOW = shutil.which("forwardflow", path=str(Path(sys.executable).parent))
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    assert FORWARDFLOW, "the forwardflow console script is not installed in this environment"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    environment.update({"COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [FORWARDFLOW, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_help_lists_every_command_with_a_description(tmp_path: Path) -> None:
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for command, words in {
+        "config": "settings",
+        "db": "schema",
+        "status": "broker",
+        "demo": "end to end",
+        "version": "version",
+    }.items():
+        line = next((ln for ln in result.stdout.splitlines() if f" {command} " in ln), "")
+        assert words in line, f"{command!r} has no description in:\n{result.stdout}"
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run("version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("forwardflow ")
+
+
+def test_config_show_masks_secrets_and_names_sources(tmp_path: Path) -> None:
+    (tmp_path / "forwardflow.toml").write_text("[http]\nport = 9000\n")
+    result = run(
+        "config",
+        "show",
+        "--json",
+        cwd=tmp_path,
+        env={
+            "FORWARDFLOW_QUICKBOOKS__VERIFIER_TOKEN": "do-not-print-me",
+            "FORWARDFLOW_DATABASE__URL": "postgresql+psycopg://ff:pg-s3cret@db/ff",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["http.port"] == {"value": "9000", "source": "file"}
+    assert shown["quickbooks.verifier_token"]["source"] == "env"
+    assert "do-not-print-me" not in result.stdout
+    assert "pg-s3cret" not in result.stdout
+
+
+def test_an_invalid_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:
+    result = run("config", "show", cwd=tmp_path, env={"FORWARDFLOW_HTTP__PORT": "eighty"})
+    assert result.returncode == 2
+    assert "http.port" in result.stderr
+    assert "FORWARDFLOW_HTTP__PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_creates_the_sqlite_store_in_the_data_dir(tmp_path: Path) -> None:
+    result = run("db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "upgraded (empty)" in result.stdout
+    assert (tmp_path / ".forwardflow" / "forwardflow.db").exists()
+    again = run("db", "upgrade", cwd=tmp_path)
+    assert "already at revision" in again.stdout
+    current = run("db", "current", cwd=tmp_path)
+    assert "up to date" in current.stdout
+
+
+@pytest.mark.postgres
+def test_db_upgrade_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    result = run("db", "upgrade", cwd=tmp_path, env={"FORWARDFLOW_DATABASE__URL": pg_url})
+    assert result.returncode == 0, result.stderr
+    assert "postgresql" in result.stdout
+
+
+@pytest.mark.nats
+def test_status_reports_store_and_embedded_broker(tmp_path: Path) -> None:
+    run("db", "upgrade", cwd=tmp_path)
+    result = run("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "embedded nats-server" in result.stdout
+    assert "FF_LEDGER" in result.stdout
+    assert "up to date" in result.stdout
+
+
+@pytest.mark.nats
+def test_demo_exits_zero_prints_what_it_started_and_can_run_twice(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run("demo", "--workdir", "work", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "embedded NATS JetStream started" in result.stdout
+        assert "state store ready" in result.stdout
+        summary = json.loads((tmp_path / "work" / "demo-summary.json").read_text())
+        assert summary["embedded_broker_stopped"] is True
+        assert summary["store"]["journal_mode"] == "wal"
+        pid = summary["broker"]["pid"]
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_demo_refuses_to_clear_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.txt").write_text("keep me")
+    result = run("demo", "--workdir", "precious", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not made by the demo" in result.stderr
+    assert (tmp_path / "precious" / "thesis.txt").exists()
