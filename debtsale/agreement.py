@@ -1,0 +1,288 @@
+"""Sale agreements: the terms with one buyer, loaded from TOML and validated with pydantic."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from debtsale.errors import DomainError
+from debtsale.lifecycle import ExclusionReason
+from debtsale.money import MINOR_UNITS, Money
+
+__all__ = [
+    "SALE_FILE_FIELDS",
+    "Agreement",
+    "AgreementKind",
+    "CutoffPolicy",
+    "FileLayout",
+    "Period",
+    "PutbackReason",
+    "PutbackTerms",
+    "RateCardEntry",
+    "RefundMethod",
+    "RemittanceTerms",
+    "Trigger",
+]
+
+
+def _no_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError(f"{value!r} is a float; write amounts and rates as strings or decimals")
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_no_float)]
+RateValue = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgreementKind(StrEnum):
+    """A one-off sale or a standing forward flow."""
+
+    SPOT = "spot"
+    FORWARD_FLOW = "forward_flow"
+
+
+class Period(StrEnum):
+    """How often a forward flow cuts a tranche."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
+class CutoffPolicy(StrEnum):
+    """What a payment between cut-off and closing does (DOMAIN rule 3)."""
+
+    REDUCE_FACE = "reduce_face"
+    REMOVE_IF_PAID = "remove_if_paid"
+    REMIT = "remit"
+
+
+class RefundMethod(StrEnum):
+    """How a put-back refund is computed (DOMAIN rule 6)."""
+
+    PRICE = "price"
+    PRICE_LESS_COLLECTIONS = "price_less_collections"
+
+
+class PutbackReason(StrEnum):
+    """Why a buyer returns a receivable."""
+
+    PAID_BEFORE_SALE = "paid_before_sale"
+    BANKRUPTCY = "bankruptcy"
+    DECEASED = "deceased"
+    FRAUD = "fraud"
+    DISPUTE = "dispute"
+    TIME_BARRED = "time_barred"
+    NOT_DEBTOR = "not_debtor"
+    DOCUMENTATION_MISSING = "documentation_missing"
+
+
+ALWAYS_EXCLUDED = frozenset(
+    {
+        ExclusionReason.BANKRUPTCY,
+        ExclusionReason.DECEASED_GUARANTOR,
+        ExclusionReason.FRAUD,
+        ExclusionReason.ACTIVE_DISPUTE,
+        ExclusionReason.SETTLEMENT,
+        ExclusionReason.PLACED_ELSEWHERE,
+        ExclusionReason.TIME_BARRED,
+    }
+)
+
+
+class Trigger(_Model):
+    """Which receivables a sale takes."""
+
+    min_days_past_due: int = Field(default=91, ge=0)
+    min_balance: Amount = Decimal("0.01")
+    max_balance: Amount | None = None
+    exclude_customers: frozenset[str] = frozenset()
+    allow_medical: bool = False
+    near_expiry_months: int = Field(default=6, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.max_balance is not None and self.max_balance < self.min_balance:
+            raise ValueError("max_balance is below min_balance")
+        return self
+
+
+class RateCardEntry(_Model):
+    """The offer rate for a cohort; ``None`` criteria match anything."""
+
+    age_bucket: str | None = None
+    balance_tier: str | None = None
+    documentation: str | None = None
+    rate: RateValue
+
+
+class PutbackTerms(_Model):
+    """When and how a buyer may return a receivable (DOMAIN rules 5 and 6)."""
+
+    window_days: int = Field(default=120, ge=1, le=365)
+    allowed_reasons: frozenset[PutbackReason] = frozenset(PutbackReason)
+    evidence: dict[PutbackReason, tuple[str, ...]] = Field(default_factory=dict)
+    cap_percent: Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0, le=100)] | None = None
+    refund_method: RefundMethod = RefundMethod.PRICE
+    replacement_allowed: bool = False
+
+
+class RemittanceTerms(_Model):
+    """How quickly payments received after the sale are passed on to the buyer."""
+
+    days: int = Field(default=10, ge=0, le=90)
+    holidays: frozenset[date] = frozenset()
+
+
+SALE_FILE_FIELDS: tuple[str, ...] = (
+    "debtor_legal_name",
+    "dba",
+    "tax_id",
+    "billing_address",
+    "contact",
+    "seller_name",
+    "seller_address",
+    "customer_id",
+    "invoice_number",
+    "invoice_date",
+    "service_period",
+    "due_date",
+    "original_amount",
+    "payments_and_credits_to_cutoff",
+    "face_at_cutoff",
+    "last_payment_date",
+    "last_payment_amount",
+    "first_delinquency_date",
+    "dispute_flag",
+    "documentation",
+    "personal_guarantee",
+    "itemization_date",
+    "price",
+    "currency",
+    "receivable_id",
+)
+"""Every field a sale file may carry; a buyer's layout selects and orders some of them."""
+
+
+class FileLayout(_Model):
+    """The buyer's sale-file layout: exactly these columns, in this order."""
+
+    version: str = "1"
+    columns: tuple[str, ...] = (
+        "receivable_id",
+        "customer_id",
+        "debtor_legal_name",
+        "billing_address",
+        "invoice_number",
+        "invoice_date",
+        "due_date",
+        "original_amount",
+        "payments_and_credits_to_cutoff",
+        "face_at_cutoff",
+        "last_payment_date",
+        "last_payment_amount",
+        "first_delinquency_date",
+        "price",
+        "currency",
+    )
+    tax_id_required: bool = False
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Self:
+        unknown = [c for c in self.columns if c not in SALE_FILE_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown sale-file columns {unknown}; known: {SALE_FILE_FIELDS}")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError("a column appears twice in the layout")
+        if "tax_id" in self.columns and not self.tax_id_required:
+            raise ValueError(
+                "tax_id is sent only where the agreement requires it: "
+                "set tax_id_required = true or drop the column"
+            )
+        return self
+
+
+class Seller(_Model):
+    """The original creditor as the sale file names it."""
+
+    name: str
+    address: str = ""
+
+
+class Agreement(_Model):
+    """All terms of one sale agreement with one buyer."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    buyer: str
+    kind: AgreementKind = AgreementKind.SPOT
+    currency: str = "USD"
+    seller: Seller
+    period: Period | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    trigger: Trigger = Trigger()
+    rate_card: tuple[RateCardEntry, ...] = Field(min_length=1)
+    default_rate: RateValue | None = None
+    cutoff_policy: CutoffPolicy = CutoffPolicy.REDUCE_FACE
+    putback: PutbackTerms = PutbackTerms()
+    remittance: RemittanceTerms = RemittanceTerms()
+    file: FileLayout = FileLayout()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.currency not in MINOR_UNITS:
+            raise ValueError(f"unknown currency {self.currency!r}")
+        if self.kind is AgreementKind.FORWARD_FLOW and self.period is None:
+            raise ValueError("a forward_flow agreement needs a period (monthly or quarterly)")
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+    @classmethod
+    def from_toml(cls, text: str) -> Agreement:
+        """Parse and validate an agreement; numbers in TOML are read as exact decimals."""
+        try:
+            data: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
+        except tomllib.TOMLDecodeError as error:
+            raise DomainError("agreement.toml", f"not valid TOML: {error}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(agreement)'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise DomainError("agreement.invalid", problems) from None
+
+    def rate_for(self, age_bucket: str, balance_tier: str, documentation: str) -> Decimal | None:
+        """The first rate-card rate matching the cohort, else the default rate (or None)."""
+        for entry in self.rate_card:
+            if (
+                entry.age_bucket in (None, age_bucket)
+                and entry.balance_tier in (None, balance_tier)
+                and entry.documentation in (None, documentation)
+            ):
+                return entry.rate
+        return self.default_rate
+
+    def in_balance_range(self, face: Money) -> bool:
+        """True when ``face`` lies within the trigger's balance range."""
+        if face.amount < self.trigger.min_balance:
+            return False
+        return self.trigger.max_balance is None or face.amount <= self.trigger.max_balance

@@ -1,0 +1,147 @@
+"""Domain events: what happened, in the past tense, for the outbox to publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from debtsale.money import Money
+
+__all__ = [
+    "AmountDueToBuyer",
+    "DomainEvent",
+    "JournalEntryRequested",
+    "PortfolioClosed",
+    "PortfolioCut",
+    "PutbackAccepted",
+    "PutbackRejected",
+    "PutbackRequested",
+    "ReceivableRemoved",
+    "RemittanceRecorded",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DomainEvent:
+    """Every event names the portfolio it belongs to and has a deterministic id."""
+
+    portfolio_id: str
+
+    @property
+    def event_id(self) -> str:
+        """Stable across retries: the same fact always gets the same id."""
+        return f"{type(self).__name__}:{self.portfolio_id}:{self._key()}"
+
+    def _key(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PortfolioCut(DomainEvent):
+    """Receivables were selected and their face frozen at the cut-off date."""
+
+    agreement_id: str
+    cutoff: date
+    count: int
+    face: Money
+    price: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReceivableRemoved(DomainEvent):
+    """A receivable left the portfolio before closing."""
+
+    receivable_id: str
+    reason: str
+
+    def _key(self) -> str:
+        return self.receivable_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PortfolioClosed(DomainEvent):
+    """The sale completed: receivables are sold at their final face and price."""
+
+    agreement_id: str
+    closing: date
+    count: int
+    face: Money
+    price: Money
+    loss_on_sale: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AmountDueToBuyer(DomainEvent):
+    """The seller received money on a sold receivable and owes it to the buyer."""
+
+    receivable_id: str
+    source: str
+    amount: Money
+    received_on: date
+    due_on: date
+
+    def _key(self) -> str:
+        return f"{self.receivable_id}:{self.source}:{self.amount.amount}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutbackRequested(DomainEvent):
+    """The buyer asked to return a receivable; the rules passed, a decision is due."""
+
+    request_id: str
+    receivable_id: str
+    reason: str
+
+    def _key(self) -> str:
+        return self.request_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutbackAccepted(DomainEvent):
+    """A put-back was accepted: refund (or replacement) owed to the buyer."""
+
+    request_id: str
+    receivable_id: str
+    refund: Money
+    replacement_id: str | None
+
+    def _key(self) -> str:
+        return self.request_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutbackRejected(DomainEvent):
+    """A put-back was rejected; ``rule`` names the rule it failed."""
+
+    request_id: str
+    receivable_id: str
+    rule: str
+    detail: str
+
+    def _key(self) -> str:
+        return self.request_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RemittanceRecorded(DomainEvent):
+    """The seller paid the buyer what it had collected for it."""
+
+    remittance_id: str
+    amount: Money
+    paid_on: date
+
+    def _key(self) -> str:
+        return self.remittance_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JournalEntryRequested(DomainEvent):
+    """An accounting entry must be posted to the ledger (see ``debtsale.journal``)."""
+
+    entry_id: str
+    entry_date: date
+    memo: str
+    lines: tuple[tuple[str, str, str, str | None], ...]  # account, debit, credit, customer
+
+    def _key(self) -> str:
+        return self.entry_id

@@ -1,0 +1,124 @@
+"""Money received after a sale: what is owed to the buyer, when, and what is paid-before-sale.
+
+Everything here is derived from the ledger's facts and what the close accounted for,
+so it does not depend on the order in which payments arrived (DOMAIN rule 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from debtsale.agreement import RemittanceTerms
+from debtsale.calendar import add_business_days
+from debtsale.ledger import Application, Ledger
+from debtsale.lifecycle import ReceivableState
+from debtsale.money import Money, total
+from debtsale.portfolio import Portfolio, PortfolioLine, Remittance, Treatment
+
+__all__ = [
+    "DueItem",
+    "PaidBeforeSale",
+    "Remittance",
+    "amounts_due",
+    "collections_on",
+    "paid_before_sale",
+]
+
+_RETURNED = (ReceivableState.PUT_BACK, ReceivableState.REPLACED)
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """Money the seller received on a sold receivable and owes the buyer."""
+
+    receivable_id: str
+    customer_id: str
+    source: str
+    amount: Money
+    received_on: date
+    due_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class PaidBeforeSale:
+    """A payment dated by cut-off that the sale did not account for: a put-back candidate."""
+
+    receivable_id: str
+    source: str
+    amount: Money
+    paid_on: date
+    recorded_on: date
+
+
+def _owed(line: PortfolioLine, payment: Application, cutoff: date) -> Money:
+    zero = Money.zero(payment.amount.currency)
+    if payment.effective <= cutoff:
+        return zero  # the seller's money; a late one is a put-back candidate instead
+    accounted = line.accounted_at_close.get(payment.key)
+    if accounted is None or accounted[0] is Treatment.OWED_TO_BUYER:
+        return payment.amount
+    treatment, amount = accounted
+    if treatment is Treatment.REDUCED_FACE:
+        return (payment.amount - amount).max(zero)  # only what exceeds what cut the price
+    return zero
+
+
+def amounts_due(portfolio: Portfolio, ledger: Ledger, terms: RemittanceTerms) -> list[DueItem]:
+    """Every amount owed to the buyer, due ``terms.days`` business days after receipt."""
+    if portfolio.closing is None:
+        return []
+    items = []
+    for line in portfolio.sold_lines(replacements=True):
+        receivable = ledger.receivable(line.receivable_id)
+        if receivable is None or receivable.removal is not None:
+            continue
+        for payment in receivable.payments():
+            if line.returned_on is not None and payment.recorded >= line.returned_on:
+                continue  # returned to the seller: later money is the seller's again
+            owed = _owed(line, payment, portfolio.cutoff)
+            if owed.is_zero:
+                continue
+            received = max(payment.recorded, portfolio.closing)
+            items.append(
+                DueItem(
+                    receivable_id=line.receivable_id,
+                    customer_id=line.customer_id,
+                    source=payment.key,
+                    amount=owed,
+                    received_on=received,
+                    due_on=add_business_days(received, terms.days, terms.holidays),
+                )
+            )
+    return sorted(items, key=lambda i: (i.due_on, i.receivable_id, i.source))
+
+
+def paid_before_sale(portfolio: Portfolio, ledger: Ledger) -> list[PaidBeforeSale]:
+    """Payments dated on or before cut-off that the close did not see (recorded later)."""
+    if portfolio.closing is None:
+        return []
+    found = []
+    for line in portfolio.sold_lines():
+        if line.state in _RETURNED:
+            continue
+        receivable = ledger.receivable(line.receivable_id)
+        if receivable is None:
+            continue
+        for payment in receivable.payments():
+            if payment.effective > portfolio.cutoff or payment.key in line.accounted_at_close:
+                continue
+            found.append(
+                PaidBeforeSale(
+                    line.receivable_id,
+                    payment.key,
+                    payment.amount,
+                    payment.effective,
+                    payment.recorded,
+                )
+            )
+    return found
+
+
+def collections_on(items: list[DueItem], receivable_id: str, currency: str) -> Money:
+    """What the buyer got (through the seller) from one receivable."""
+    return total((i.amount for i in items if i.receivable_id == receivable_id), currency)
