@@ -261,6 +261,11 @@ class Agreement(_Model):
             data: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
         except tomllib.TOMLDecodeError as error:
             raise DomainError("agreement.toml", f"not valid TOML: {error}") from None
+        return cls.from_data(data)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Agreement:
+        """Validate parsed data; every problem is named by its dotted field."""
         try:
             return cls.model_validate(data)
         except ValidationError as error:
