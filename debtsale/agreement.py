@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from debtsale.calendar import add_months
 from debtsale.errors import DomainError
 from debtsale.lifecycle import ExclusionReason
 from debtsale.money import MINOR_UNITS, Money
@@ -285,6 +286,23 @@ class Agreement(_Model):
             ):
                 return entry.rate
         return self.default_rate
+
+    def tranche_cutoffs(self, until: date) -> list[date]:
+        """Cut-off dates of a forward flow's tranches from ``starts_on`` up to ``until``.
+
+        Each period ends on its last day (monthly: month ends; quarterly: quarter ends);
+        ``ends_on`` stops the flow. A spot agreement has no tranches.
+        """
+        if self.kind is not AgreementKind.FORWARD_FLOW or self.starts_on is None:
+            return []
+        last = min(until, self.ends_on) if self.ends_on else until
+        cutoffs = []
+        month = self.starts_on.replace(day=1)
+        while (end := add_months(month, 1) - timedelta(days=1)) <= last:
+            if self.period is Period.MONTHLY or end.month % 3 == 0:
+                cutoffs.append(end)
+            month = add_months(month, 1)
+        return cutoffs
 
     def in_balance_range(self, face: Money) -> bool:
         """True when ``face`` lies within the trigger's balance range."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -94,3 +95,28 @@ def test_python_floats_are_refused_even_outside_toml() -> None:
         Agreement.model_validate(
             {"id": "a", "buyer": "b", "seller": {"name": "s"}, "rate_card": [{"rate": 0.1}]}
         )
+
+
+@pytest.mark.parametrize(
+    ("period", "ends_on", "expected"),
+    [
+        (
+            "monthly",
+            None,
+            [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30)],
+        ),
+        ("monthly", date(2025, 3, 15), [date(2025, 1, 31), date(2025, 2, 28)]),
+        ("quarterly", None, [date(2025, 3, 31)]),
+    ],
+)
+def test_forward_flow_tranches_end_each_period(
+    period: str, ends_on: date | None, expected: list[date]
+) -> None:
+    data = tomllib.loads(FORWARD, parse_float=Decimal)
+    data.update(period=period, starts_on=date(2025, 1, 15), ends_on=ends_on)
+    agreement = Agreement.from_data(data)
+    assert agreement.tranche_cutoffs(until=date(2025, 5, 20)) == expected
+
+
+def test_a_spot_sale_has_no_tranches() -> None:
+    assert sample_agreement().tranche_cutoffs(until=date(2030, 1, 1)) == []
