@@ -33,7 +33,15 @@ from debtsale.changes import (
 from debtsale.errors import DomainError
 from debtsale.money import Money, total
 
-__all__ = ["Application", "ApplicationKind", "Ledger", "Receivable", "Removal"]
+__all__ = [
+    "Application",
+    "ApplicationKind",
+    "EntityKind",
+    "Ledger",
+    "Receivable",
+    "Removal",
+    "entity_of",
+]
 
 T = TypeVar("T")
 
@@ -79,6 +87,32 @@ class _Registers(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class EntityKind(StrEnum):
+    """The register a ledger change writes to."""
+
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    CREDIT = "credit"
+    CUSTOMER = "customer"
+    MERGE = "merge"
+
+
+def entity_of(change: LedgerChange) -> tuple[EntityKind, str]:
+    """Which entity a change describes: its register and platform id."""
+    match change:
+        case InvoiceRecorded() | InvoiceVoided() | InvoiceDeleted():
+            return EntityKind.INVOICE, change.invoice_id
+        case PaymentRecorded() | PaymentVoided() | PaymentDeleted():
+            return EntityKind.PAYMENT, change.payment_id
+        case CreditRecorded() | CreditRemoved():
+            return EntityKind.CREDIT, change.credit_id
+        case CustomerRecorded():
+            return EntityKind.CUSTOMER, change.customer_id
+        case CustomerMerged():
+            return EntityKind.MERGE, change.merged_id
+    raise DomainError("ledger.change", f"unknown ledger change {type(change).__name__}")
 
 
 class ApplicationKind(StrEnum):

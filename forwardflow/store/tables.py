@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
 )
 
-__all__ = ["inbox", "metadata", "outbox"]
+__all__ = ["inbox", "ledger_entities", "metadata", "outbox"]
 
 metadata = MetaData(
     naming_convention={
@@ -54,4 +54,19 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Index(None, "published_at", "id"),
     comment="Events written with the state that caused them, published after commit in id order.",
+)
+
+ledger_entities = Table(
+    "ledger_entities",
+    metadata,
+    Column("tenant", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("entity_id", String(200), nullable=False),
+    Column("version_micros", BigInteger, nullable=False),
+    Column("version_sequence", BigInteger, nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("message", JSON, nullable=False),
+    PrimaryKeyConstraint("tenant", "kind", "entity_id"),
+    comment="The newest known change of each ledger entity (invoice, payment, credit, "
+    "customer, merge), kept whole; newer versions replace it, older ones never do.",
 )

@@ -11,6 +11,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from forwardflow.store.ledger import SqlLedgerStore
 from forwardflow.store.tables import inbox, outbox
 
 __all__ = ["Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
@@ -131,6 +132,7 @@ class SqlUnitOfWork:
         self._connection = self._engine.connect()
         self.inbox = Inbox(self._connection)
         self.outbox = Outbox(self._connection)
+        self.ledger = SqlLedgerStore(self._connection)
         return self
 
     def commit(self) -> None:

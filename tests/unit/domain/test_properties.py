@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -19,82 +19,12 @@ from debtsale.putback import refund_for
 from debtsale.remittance import amounts_due, paid_before_sale
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.testing import LedgerBuilder, sample_agreement
+from tests.strategies import histories
 
-START = date(2024, 1, 1)
 CUTOFF = date(2025, 6, 30)
 CLOSING = date(2025, 7, 15)
-
+START = date(2024, 1, 1)
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("4000"), places=2)
-days = st.integers(min_value=0, max_value=640).map(lambda n: START + timedelta(days=n))
-# Payments cluster around the sale so the interesting cases (between cut-off and closing,
-# after closing, recorded late) come up often, not once in a thousand histories.
-around_sale = st.integers(min_value=-10, max_value=40).map(lambda n: CUTOFF + timedelta(days=n))
-payment_days = st.one_of(days, around_sale, around_sale, around_sale)
-# Payments are mostly partial, as in real collections, with the odd one settling in full.
-payment_amounts = st.one_of(
-    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("600"), places=2),
-    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("600"), places=2),
-    amounts,
-)
-OPERATIONS = (
-    "pay",
-    "pay",
-    "repay",
-    "credit",
-    "void_payment",
-    "delete_payment",
-    "void_invoice",
-    "reinvoice",
-    "merge",
-)
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> LedgerBuilder:
-    """A firm's ledger after a random but plausible sequence of platform changes."""
-    book = LedgerBuilder()
-    customers = [f"C{n}" for n in range(draw(st.integers(1, 3)))]
-    for customer in customers:
-        book.customer(customer, region=draw(st.sampled_from(["IL", "CA", "TX", "NY"])))
-    invoices = [f"I{n}" for n in range(draw(st.integers(1, 6)))]
-    owner = {}
-    for invoice in invoices:
-        owner[invoice] = draw(st.sampled_from(customers))
-        book.invoice(invoice, owner[invoice], str(draw(amounts)), invoice_date=draw(days))
-    payments: list[str] = []
-    for step, operation in enumerate(
-        draw(st.lists(st.sampled_from(OPERATIONS), min_size=2, max_size=20))
-    ):
-        invoice = draw(st.sampled_from(invoices))
-        split = {
-            i: str(draw(payment_amounts))
-            for i in draw(st.lists(st.sampled_from(invoices), min_size=1, max_size=3, unique=True))
-        }
-        paid_on = draw(payment_days)
-        recorded = paid_on + timedelta(days=draw(st.sampled_from([0, 0, 3, 40])))
-        if operation == "pay" or (operation == "repay" and not payments):
-            payments.append(f"P{step}")
-            book.pay(payments[-1], owner[invoice], paid_on, split, recorded_on=recorded)
-        elif operation == "repay":
-            book.pay(
-                draw(st.sampled_from(payments)),
-                owner[invoice],
-                paid_on,
-                split,
-                recorded_on=recorded,
-            )
-        elif operation == "credit":
-            book.credit(f"CM{step}", owner[invoice], paid_on, split)
-        elif operation in ("void_payment", "delete_payment") and payments:
-            getattr(book, operation)(draw(st.sampled_from(payments)))
-        elif operation == "void_invoice":
-            book.void_invoice(invoice)
-        elif operation == "reinvoice":
-            book.invoice(invoice, owner[invoice], str(draw(amounts)), invoice_date=draw(days))
-        elif operation == "merge" and len(customers) > 1:
-            merged, into = draw(st.permutations(customers))[:2]
-            book.merge(merged, into)
-    return book
 
 
 def _reports(ledger: Ledger, policy: CutoffPolicy) -> tuple[object, object, object]:

@@ -1,0 +1,108 @@
+"""The wire form of ledger changes and commands: plain JSON data with a type name.
+
+Connectors encode, handlers decode; both meet here in the domain, so neither knows
+the other. Money travels as decimal strings, dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from debtsale import changes, commands
+from debtsale.errors import DomainError
+
+__all__ = ["MESSAGE_TYPES", "decode", "encode", "type_name"]
+
+MESSAGE_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        changes.InvoiceRecorded,
+        changes.InvoiceVoided,
+        changes.InvoiceDeleted,
+        changes.PaymentRecorded,
+        changes.PaymentVoided,
+        changes.PaymentDeleted,
+        changes.CreditRecorded,
+        changes.CreditRemoved,
+        changes.CustomerRecorded,
+        changes.CustomerMerged,
+        commands.CutPortfolio,
+        commands.ClosePortfolio,
+        commands.RemoveReceivable,
+        commands.FlagReceivable,
+        commands.RequestPutback,
+        commands.DecidePutback,
+        commands.RecordRemittance,
+    )
+}
+"""Every message type by its wire name."""
+
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
+
+
+def _adapter(name: str) -> TypeAdapter[Any]:
+    """The (lazily built, then reused) pydantic adapter of one message type."""
+    adapter = _ADAPTERS.get(name)
+    if adapter is None:
+        adapter = _ADAPTERS[name] = TypeAdapter(MESSAGE_TYPES[name])
+    return adapter
+
+
+def type_name(message: object) -> str:
+    """The wire name of a message (its class name)."""
+    name = type(message).__name__
+    if name not in MESSAGE_TYPES:
+        raise DomainError("codec.type", f"{name} is not a message type")
+    return name
+
+
+def encode(message: object) -> dict[str, Any]:
+    """``{"type": "InvoiceRecorded", "data": {...}}`` with JSON-safe values only."""
+    name = type_name(message)
+    return {"type": name, "data": _adapter(name).dump_python(message, mode="json")}
+
+
+def _float_path(value: object, path: str = "data") -> str | None:
+    """Where the first float hides in decoded JSON, if anywhere."""
+    if isinstance(value, float):
+        return path
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)  # type: ignore[assignment]
+    else:
+        return None
+    for key, item in items:
+        found = _float_path(item, f"{path}.{key}")
+        if found:
+            return found
+    return None
+
+
+def decode(envelope: Mapping[str, Any]) -> Any:
+    """The message an envelope carries; a malformed one raises naming what is wrong."""
+    name = envelope.get("type")
+    cls = MESSAGE_TYPES.get(str(name))
+    if cls is None:
+        raise DomainError("codec.type", f"unknown message type {name!r}")
+    data = envelope.get("data")
+    if not isinstance(data, Mapping):
+        raise DomainError("codec.data", f"{name}: 'data' must be an object")
+    where = _float_path(data)
+    if where:
+        raise DomainError(
+            "codec.no_floats", f"{name}: {where} is a JSON float; send amounts as decimal strings"
+        )
+    try:
+        return _adapter(str(name)).validate_python(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise DomainError("codec.invalid", f"{name}: {problems}") from None
+    except DomainError as error:  # a value the domain refuses (currency, float …)
+        raise DomainError("codec.invalid", f"{name}: {error}") from None
