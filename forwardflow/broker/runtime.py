@@ -56,19 +56,24 @@ def _plain_broker(servers: list[str]) -> NatsBroker:
 
 @asynccontextmanager
 async def connect_broker(
-    settings: Settings, make_broker: Callable[[list[str]], NatsBroker] = _plain_broker
+    settings: Settings,
+    make_broker: Callable[[list[str]], NatsBroker] = _plain_broker,
+    *,
+    start: bool = False,
 ) -> AsyncIterator[BrokerConnection]:
     """Reach the server, connect a broker built by ``make_broker`` and declare the streams.
 
-    On exit the broker drains and an embedded server started here is stopped.
+    With ``start`` its subscribers start consuming too. On exit the broker drains and an
+    embedded server started here is stopped.
     """
     async with nats_server(settings) as (url, embedded):
         broker = make_broker(url.split(","))
         await broker.connect()
         try:
-            streams = await ensure_streams(
-                broker.connection.jetstream(), Topology(settings.broker.stream_prefix)
-            )
+            topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
+            streams = await ensure_streams(broker.connection.jetstream(), topology)
+            if start:
+                await broker.start()
             yield BrokerConnection(broker, url, embedded, tuple(streams))
         finally:
             await broker.stop()

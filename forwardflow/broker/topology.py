@@ -6,6 +6,7 @@ another broker binding (RabbitMQ) plugs in here without touching a handler.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,27 @@ class Topology:
     """Stream and subject names under one prefix (``FF`` → streams ``FF_*``, subjects ``ff.*``)."""
 
     prefix: str = "FF"
+    partitions: int = 4
 
     @property
     def _root(self) -> str:
         return self.prefix.lower()
+
+    def partition_of(self, key: str) -> int:
+        """A stable partition for a customer or receivable key (CRC-32, same everywhere)."""
+        return zlib.crc32(key.encode()) % self.partitions
+
+    def ledger_filter(self, partition: int) -> str:
+        """What one partition's consumer reads: that partition of every tenant."""
+        return f"{self._root}.ledger.*.{partition}"
+
+    def ledger_consumer(self, partition: int) -> str:
+        """The durable consumer of one ledger partition."""
+        return f"{self.prefix}_ledger_{partition}"
+
+    def stream(self, family: str) -> str:
+        """A stream's name by family: ``NOTICES``, ``LEDGER``, ``COMMANDS``, ``EVENTS``, ``DLQ``."""
+        return f"{self.prefix}_{family}"
 
     def notice_subject(self, platform: str, tenant: str) -> str:
         """Change notices from a platform's webhook, before the entity is fetched."""
