@@ -9,7 +9,6 @@ on the last allowed delivery, so nothing is ever dropped silently.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -80,7 +79,7 @@ def _ledger_handler(
             tenant, change = read_envelope(raw.data)
             if not isinstance(change, LedgerChange):
                 raise DomainError("ledger.type", f"{type(change).__name__} is not a ledger change")
-            outcome = await asyncio.to_thread(apply, app.unit_of_work(), tenant, change)
+            outcome = await app.run_db(apply, app.unit_of_work(), tenant, change)
         except PERMANENT_ERRORS as error:
             await park(f"{type(error).__name__}: {error}")
             return

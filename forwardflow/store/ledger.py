@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from debtsale.changes import LedgerChange, Version
 from debtsale.codec import decode, encode
 from debtsale.ledger import Ledger, entity_of
+from forwardflow.store.driver import driver_statement
 from forwardflow.store.tables import ledger_entities
 
 __all__ = ["SqlLedgerStore", "version_micros"]
@@ -21,6 +23,49 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def version_micros(version: Version) -> int:
     """The version's time as microseconds since 1970 UTC: comparable in any database."""
     return (version.updated - _EPOCH) // timedelta(microseconds=1)
+
+
+_COLUMNS = (
+    "tenant",
+    "kind",
+    "entity_id",
+    "version_micros",
+    "version_sequence",
+    "event_id",
+    "message",
+)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect_name: str) -> Any:
+    """The conditional upsert for one dialect, built once and reused with bound values.
+
+    Building a SQLAlchemy statement costs far more than running it on SQLite, so each
+    dialect's statement is made on first use and executed with plain parameters after.
+    """
+    statement = _UPSERTS.get(dialect_name)
+    if statement is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        insert: Any = dialect.insert(ledger_entities).values(
+            {name: bindparam(name) for name in _COLUMNS}
+        )
+        held = ledger_entities.c
+        newer = or_(
+            insert.excluded.version_micros > held.version_micros,
+            and_(
+                insert.excluded.version_micros == held.version_micros,
+                insert.excluded.version_sequence > held.version_sequence,
+            ),
+        )
+        statement = _UPSERTS[dialect_name] = insert.on_conflict_do_update(
+            index_elements=[held.tenant, held.kind, held.entity_id],
+            set_={
+                name: insert.excluded[name]
+                for name in ("version_micros", "version_sequence", "event_id", "message")
+            },
+            where=newer,
+        ).returning(held.entity_id)
+    return statement
 
 
 class SqlLedgerStore:
@@ -41,25 +86,9 @@ class SqlLedgerStore:
             "event_id": change.event_id,
             "message": encode(change),
         }
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        insert: Any = dialect.insert(ledger_entities).values(values)
-        held = ledger_entities.c
-        newer = or_(
-            insert.excluded.version_micros > held.version_micros,
-            and_(
-                insert.excluded.version_micros == held.version_micros,
-                insert.excluded.version_sequence > held.version_sequence,
-            ),
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[held.tenant, held.kind, held.entity_id],
-            set_={
-                name: insert.excluded[name]
-                for name in ("version_micros", "version_sequence", "event_id", "message")
-            },
-            where=newer,
-        ).returning(held.entity_id)
-        return self._connection.execute(statement).first() is not None
+        values["message"] = json.dumps(values["message"], separators=(",", ":"))
+        statement = driver_statement("ledger.upsert", self._connection, _upsert)
+        return statement.first(self._connection, values) is not None
 
     def load(self, tenant: str) -> Ledger:
         """Replay the held (winning) change of every entity into a domain ledger."""

@@ -8,13 +8,35 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from forwardflow.store.driver import driver_statement
 from forwardflow.store.ledger import SqlLedgerStore
 from forwardflow.store.tables import inbox, outbox
 
 __all__ = ["Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
+
+
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim(dialect_name: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` for one dialect, built once.
+
+    RETURNING yields a row only when the insert happened: no reliance on rowcount, which
+    drivers report differently for this statement.
+    """
+    statement = _CLAIMS.get(dialect_name)
+    if statement is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = _CLAIMS[dialect_name] = (
+            dialect.insert(inbox)
+            .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"))
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+    return statement
 
 
 class Inbox:
@@ -25,17 +47,9 @@ class Inbox:
 
     def claim(self, consumer: str, event_id: str) -> bool:
         """Record the event as applied; False when it already was (a redelivery)."""
+        statement = driver_statement("inbox.claim", self._connection, _claim)
         values = {"consumer": consumer, "event_id": event_id}
-        dialect = self._connection.dialect.name
-        if dialect == "postgresql":
-            statement: Any = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            statement = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
-        else:  # pragma: no cover - only the two supported backends reach here
-            raise NotImplementedError(dialect)
-        # RETURNING yields a row only when the insert happened: no reliance on rowcount,
-        # which drivers report differently for INSERT … ON CONFLICT.
-        return self._connection.execute(statement.returning(inbox.c.event_id)).first() is not None
+        return statement.first(self._connection, values) is not None
 
     def seen(self, consumer: str, event_id: str) -> bool:
         """True when the consumer has applied the event."""

@@ -40,6 +40,7 @@ def test_help_lists_every_command_with_a_description(tmp_path: Path) -> None:
         "status": "broker",
         "demo": "end to end",
         "version": "version",
+        "dlq": "dead letters",
     }.items():
         line = next((ln for ln in result.stdout.splitlines() if f" {command} " in ln), "")
         assert words in line, f"{command!r} has no description in:\n{result.stdout}"

@@ -1,0 +1,210 @@
+"""Benchmark: forwardflow's ledger handlers against a bare FastStream consumer, same broker.
+
+Publishes N ledger events twice (to two stream sets), then times how fast (a) a bare
+consumer that only decodes and acks and (b) forwardflow's subscribers applying them to
+a fresh store drain them. Both use the same partitions and consumer settings. The last
+line is ``pipeline_ratio <b/a>``: the figure to compare, since machines are noisy.
+
+    python bench/pipeline.py [--events 20000] [--partitions 4] [--database URL] [--nats URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.js.api import AckPolicy as JsAckPolicy
+
+from debtsale.changes import LedgerChange
+from debtsale.testing import LedgerBuilder
+from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.broker.envelope import ledger_message
+from forwardflow.broker.runtime import connect_broker, nats_server
+from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
+from forwardflow.store import upgrade
+
+
+def history(events: int, seed: int = 1) -> list[LedgerChange]:
+    """A plausible stream: invoices, partial payments, credits, edits and voids."""
+    rnd = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
+    book = LedgerBuilder()
+    invoices: list[tuple[str, str]] = []
+    start = date(2024, 1, 1)
+    while len(book.changes) < events:
+        roll = rnd.random()
+        if roll < 0.45 or not invoices:
+            customer = f"C{rnd.randrange(max(10, events // 20))}"
+            invoices.append((f"I{len(invoices)}", customer))
+            book.invoice(
+                invoices[-1][0],
+                customer,
+                f"{rnd.randint(100, 400000) / 100:.2f}",
+                invoice_date=start + timedelta(days=rnd.randrange(600)),
+            )
+        elif roll < 0.85:
+            invoice, customer = rnd.choice(invoices)
+            book.pay(
+                f"P{len(book.changes)}",
+                customer,
+                start + timedelta(days=rnd.randrange(700)),
+                {invoice: f"{rnd.randint(1, 50000) / 100:.2f}"},
+            )
+        else:
+            invoice, customer = rnd.choice(invoices)
+            book.credit(
+                f"CM{len(book.changes)}",
+                customer,
+                start + timedelta(days=rnd.randrange(700)),
+                {invoice: f"{rnd.randint(1, 10000) / 100:.2f}"},
+            )
+    return book.changes[:events]
+
+
+async def publish_all(broker: NatsBroker, app: Forwardflow, changes: list[LedgerChange]) -> None:
+    """Publish every change with acknowledgement, 200 in flight at a time."""
+    jetstream = broker.connection.jetstream()
+    pending: list[Awaitable[object]] = []
+    for change in changes:
+        subject, body, headers = ledger_message(app.topology, "bench-tenant", change)
+        pending.append(jetstream.publish(subject, body, headers=headers))
+        if len(pending) >= 200:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+
+
+def register_bare(broker: NatsBroker, app: Forwardflow) -> None:
+    """The baseline: the same consumers, decoding JSON and acking, nothing else."""
+    topology = app.topology
+    for partition in range(topology.partitions):
+
+        async def handle(message: NatsMessage) -> None:
+            json.loads(message.raw_message.data)
+            await message.ack()
+
+        broker.subscriber(
+            topology.ledger_filter(partition),
+            stream=JStream(topology.stream("LEDGER"), declare=False),
+            durable=topology.ledger_consumer(partition),
+            pull_sub=PullSub(batch_size=1, timeout=1.0),
+            config=ConsumerConfig(
+                durable_name=topology.ledger_consumer(partition),
+                ack_policy=JsAckPolicy.EXPLICIT,
+                max_ack_pending=1,
+                ack_wait=app.settings.broker.ack_wait_seconds,
+                filter_subject=topology.ledger_filter(partition),
+            ),
+            ack_policy=AckPolicy.MANUAL,
+        )(handle)
+
+
+async def drain(broker: NatsBroker, app: Forwardflow, total: int) -> float:
+    """Seconds until every partition's consumer has acknowledged everything."""
+    jetstream = broker.connection.jetstream()
+    started = time.perf_counter()
+    while True:
+        done = 0
+        for partition in range(app.topology.partitions):
+            info = await jetstream.consumer_info(
+                app.topology.stream("LEDGER"), app.topology.ledger_consumer(partition)
+            )
+            done += (
+                info.delivered.stream_seq
+                and info.ack_floor.stream_seq
+                and (info.num_pending == 0 and info.num_ack_pending == 0)
+            )
+        if done == app.topology.partitions:
+            return time.perf_counter() - started
+        await asyncio.sleep(0.05)
+
+
+async def measure(
+    label: str,
+    url: str,
+    prefix: str,
+    database: str,
+    partitions: int,
+    changes: list[LedgerChange],
+    register: Callable[[NatsBroker, Forwardflow], None],
+) -> float:
+    """Publish ``changes``, then time ``register``'s consumers draining them; return msg/s."""
+    settings = load_settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="ff-bench-")),
+        database=DatabaseSettings(url=database.replace("{tmp}", tempfile.mkdtemp())),
+        broker=BrokerSettings(url=url, stream_prefix=prefix, partitions=partitions),
+    )
+    app = bootstrap(settings)
+    upgrade(app.engine)
+    async with connect_broker(settings) as publisher:
+        await publish_all(publisher.broker, app, changes)
+
+    def make(servers: list[str]) -> NatsBroker:
+        broker = NatsBroker(servers=servers, log_level=30)
+        register(broker, app)
+        return broker
+
+    async with connect_broker(settings, make, start=True) as running:
+        seconds = await drain(running.broker, app, len(changes))
+        for name in running.streams:
+            await running.broker.connection.jetstream().delete_stream(name)
+    app.close()
+    rate = len(changes) / seconds
+    print(
+        f"{label:<34} {len(changes):>7} events in {seconds:7.2f} s = {rate:9.1f} msg/s", flush=True
+    )
+    return rate
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--database",
+        default="sqlite:///{tmp}/bench.db",
+        help="SQLAlchemy URL for (b); {tmp} becomes a fresh temporary folder",
+    )
+    parser.add_argument("--nats", default=None, help="NATS URL; default: the embedded server")
+    args = parser.parse_args(argv)
+    changes = history(args.events)
+    settings = load_settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="ff-bench-nats-")),
+        broker=BrokerSettings(url=args.nats),
+    )
+    async with nats_server(settings) as (url, _embedded):
+        print(f"broker {url}, {args.partitions} partitions, database {args.database}")
+        bare = await measure(
+            "(a) bare FastStream consumer",
+            url,
+            "BENCHA",
+            args.database,
+            args.partitions,
+            changes,
+            register_bare,
+        )
+        ours = await measure(
+            "(b) forwardflow ledger handlers",
+            url,
+            "BENCHB",
+            args.database,
+            args.partitions,
+            changes,
+            lambda broker, app: register_ledger_subscribers(broker, app),
+        )
+    print(f"pipeline_ratio {ours / bare:.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

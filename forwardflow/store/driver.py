@@ -1,0 +1,48 @@
+"""Hot statements compiled once per dialect and run as driver SQL, skipping per-call overhead.
+
+The statements are still written with SQLAlchemy (so each dialect gets its own correct
+SQL); only their execution bypasses SQLAlchemy's per-call compile-cache and result
+machinery, which costs more than the statement itself on SQLite (see bench/pipeline.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+__all__ = ["DriverStatement", "driver_statement"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """A compiled statement's SQL and, for positional drivers, its parameter order."""
+
+    sql: str
+    order: tuple[str, ...] | None
+
+    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        """Execute with ``params`` and return the first row (or None)."""
+        args: Any = tuple(params[name] for name in self.order) if self.order else dict(params)
+        return connection.exec_driver_sql(self.sql, args).first()
+
+
+_CACHE: dict[tuple[str, str], DriverStatement] = {}
+
+
+def driver_statement(
+    name: str, connection: Connection, build: Callable[[str], ClauseElement]
+) -> DriverStatement:
+    """The statement ``name`` for the connection's dialect, compiled on first use."""
+    key = (name, connection.dialect.name)
+    found = _CACHE.get(key)
+    if found is None:
+        compiled = build(connection.dialect.name).compile(dialect=connection.dialect)
+        assert isinstance(compiled, SQLCompiler)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = _CACHE[key] = DriverStatement(str(compiled), order)
+    return found
