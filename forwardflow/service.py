@@ -1,0 +1,89 @@
+"""The long-running service: subscribers and the outbox relay, stopped gracefully.
+
+``forwardflow run`` hosts every role in one process; ``--role`` runs one so they can
+scale apart. On SIGTERM/SIGINT the subscribers stop taking messages, in-flight
+handlers finish (FastStream's graceful timeout) or are redelivered, then the process
+exits. The HTTP app joins here as the service grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from enum import StrEnum
+
+from faststream.nats import NatsBroker
+
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.relay import relay_pending
+from forwardflow.broker.runtime import connect_broker
+from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.store import current_revision, head_revision
+
+__all__ = ["Role", "SchemaOutdatedError", "serve"]
+
+log = logging.getLogger("forwardflow.service")
+
+_RELAY_IDLE_S = 0.5
+
+
+class Role(StrEnum):
+    """A part of the service that can run on its own."""
+
+    ALL = "all"
+    HANDLERS = "handlers"
+    RELAY = "relay"
+
+
+class SchemaOutdatedError(RuntimeError):
+    """The database is not at the schema this version needs."""
+
+
+async def _relay_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
+    """Publish committed outbox events until stopped; errors back off and retry."""
+    delay = _RELAY_IDLE_S
+    while not stop.is_set():
+        try:
+            sent = await relay_pending(app.unit_of_work, broker, app.topology)
+            delay = 0.0 if sent else _RELAY_IDLE_S
+        except Exception:  # the relay must outlive a broker or database hiccup
+            log.exception("outbox relay failed; retrying")
+            delay = min(30.0, max(1.0, delay * 2))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
+    """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
+    revision, head = current_revision(app.engine), head_revision()
+    if revision != head:
+        raise SchemaOutdatedError(
+            f"database schema is at {revision or '(empty)'}, this "
+            f"version needs {head}: run `forwardflow db upgrade`"
+        )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    def make(servers: list[str]) -> NatsBroker:
+        broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log)
+        if role in (Role.ALL, Role.HANDLERS):
+            register_ledger_subscribers(broker, app)
+        return broker
+
+    try:
+        async with connect_broker(app.settings, make, start=True) as connection:
+            log.info("forwardflow running role=%s broker=%s", role, connection.url)
+            tasks = []
+            if role in (Role.ALL, Role.RELAY):
+                tasks.append(asyncio.create_task(_relay_forever(app, connection.broker, stop)))
+            await stop.wait()
+            log.info("stopping: finishing in-flight work")
+            await asyncio.gather(*tasks)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("stopped")
