@@ -464,6 +464,10 @@ class Portfolio:
         if line is not None and line.state in (S.SOLD, S.PUTBACK_REJECTED):
             line.move(S.PUTBACK_REQUESTED)
             line.move(S.PUTBACK_REJECTED, rule)
+        self._announce_rejection(request, rule, detail)
+        return decision
+
+    def _announce_rejection(self, request: PutbackRequest, rule: str, detail: str) -> None:
         self.events.append(
             PutbackRejected(
                 portfolio_id=self.id,
@@ -473,7 +477,6 @@ class Portfolio:
                 detail=detail,
             )
         )
-        return decision
 
     def _cap_exceeded(self, agreement: Agreement, refund: Money) -> str | None:
         cap = agreement.putback.cap_percent
@@ -583,15 +586,7 @@ class Portfolio:
             )
             record.decision = decision
             line.move(S.PUTBACK_REJECTED, decision.rule)
-            self.events.append(
-                PutbackRejected(
-                    portfolio_id=self.id,
-                    request_id=request_id,
-                    receivable_id=line.receivable_id,
-                    rule="putback.seller_declined",
-                    detail=note,
-                )
-            )
+            self._announce_rejection(request, "putback.seller_declined", note)
             return decision
         if replacement is not None:
             return self._replace(record, line, replacement, agreement, decided_on)

