@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import sys
 import tempfile
@@ -151,7 +152,11 @@ async def measure(
         await publish_all(publisher.broker, app, changes)
 
     def make(servers: list[str]) -> NatsBroker:
-        broker = NatsBroker(servers=servers, log_level=30)
+        broker = NatsBroker(
+            servers=servers,
+            logger=logging.getLogger("forwardflow.broker"),
+            log_level=logging.DEBUG,
+        )
         register(broker, app)
         return broker
 

@@ -101,6 +101,20 @@ class ValuationReport:
         return total((c.internal_recovery for c in self.cohorts), self.currency)
 
 
+_AGE_ORDER = ("0-90", "91-180", "181-365", "365+")
+
+
+def _cohort_order(cohort: tuple[str, str, str]) -> tuple[int, Decimal, str]:
+    """Youngest first, then smallest balances: the order a reader expects."""
+    age, tier, documentation = cohort
+    digits = "".join(c if c.isdigit() or c == "-" else " " for c in tier).split()
+    low = Decimal(digits[0].split("-")[0]) if digits else Decimal(0)
+    if tier.startswith("<"):
+        low = Decimal(-1)
+    order = _AGE_ORDER.index(age) if age in _AGE_ORDER else len(_AGE_ORDER)
+    return order, low, documentation
+
+
 def value_receivables(
     ledger: Ledger,
     agreement: Agreement,
@@ -141,7 +155,7 @@ def value_receivables(
         faces.setdefault(verdict.segment.cohort, []).append(face)
         prices.setdefault(verdict.segment.cohort, []).append(face.times(verdict.rate))
     cohorts = []
-    for cohort in sorted(faces):
+    for cohort in sorted(faces, key=_cohort_order):
         face = total(faces[cohort], currency)
         offer = total(prices[cohort], currency)
         assumption = recovery.get(cohort[0], RecoveryAssumption(Decimal(0), Decimal(0)))

@@ -69,7 +69,9 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
         loop.add_signal_handler(signum, stop.set)
 
     def make(servers: list[str]) -> NatsBroker:
-        broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log)
+        broker = NatsBroker(
+            servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG
+        )  # our handlers log each outcome
         if role in (Role.ALL, Role.HANDLERS):
             register_ledger_subscribers(broker, app)
         return broker

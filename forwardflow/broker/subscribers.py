@@ -96,7 +96,9 @@ def _ledger_handler(
             await message.nack(delay=_backoff(delivered))
             return
         await message.ack()
-        log.debug("handled event_id=%s outcome=%s", headers.get(EVENT_ID), outcome)
+        log.info(
+            "handled event_id=%s consumer=%s outcome=%s", headers.get(EVENT_ID), consumer, outcome
+        )
 
     return handle
 
@@ -136,6 +138,6 @@ def register_ledger_subscribers(
 
 def build_broker(app: Forwardflow, servers: list[str]) -> NatsBroker:
     """A NATS broker with every forwardflow subscriber registered."""
-    broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log)
+    broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG)
     register_ledger_subscribers(broker, app)
     return broker

@@ -108,16 +108,33 @@ def test_status_reports_store_and_embedded_broker(tmp_path: Path) -> None:
 
 @pytest.mark.nats
 def test_demo_exits_zero_prints_what_it_started_and_can_run_twice(tmp_path: Path) -> None:
+    import csv
+    from decimal import Decimal
+
     for _ in range(2):
         result = run("demo", "--workdir", "work", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "embedded NATS JetStream started" in result.stdout
-        assert "state store ready" in result.stdout
+        for words in (
+            "state store ready",
+            "embedded NATS JetStream started",
+            "store equals the firm's books",
+            "valuation as of",
+            "reconciliation of",
+        ):
+            assert words in result.stdout
         summary = json.loads((tmp_path / "work" / "demo-summary.json").read_text())
         assert summary["embedded_broker_stopped"] is True
-        assert summary["store"]["journal_mode"] == "wal"
-        pid = summary["broker"]["pid"]
-        assert not Path(f"/proc/{pid}").exists()
+        assert not Path(f"/proc/{summary['broker']['pid']}").exists()
+        figures = summary["figures"]
+        assert figures["receivables_sold"] > 100
+        face, price = Decimal(figures["total_face"]), Decimal(figures["total_price"])
+        assert Decimal(figures["loss_on_sale"]) == face - price
+        with Path(summary["files"]["reconciliation_csv"]).open(encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert len(rows) - 2 == figures["receivables_sold"] + figures["receivables_removed"]
+        totals = dict(zip(rows[0], rows[-1], strict=True))
+        assert Decimal(totals["final_face"]) == face
+        assert Decimal(totals["price"]) == price
 
 
 def test_demo_refuses_to_clear_a_folder_it_did_not_make(tmp_path: Path) -> None:

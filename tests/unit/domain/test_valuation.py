@@ -23,7 +23,7 @@ def test_cohorts_compare_the_offer_with_internal_recovery() -> None:
     report = value_receivables(
         book.ledger, sample_agreement(), date(2025, 6, 30), recovery=recovery
     )
-    first, second = report.cohorts
+    second, first = report.cohorts  # youngest cohort first
     assert (first.age_bucket, first.count, first.face) == ("181-365", 1, usd("300.00"))
     assert first.offer == usd("27.00")  # 9 %
     assert first.internal_recovery == usd("150.00")
