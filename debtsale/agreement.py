@@ -6,6 +6,7 @@ import tomllib
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from importlib import resources
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -309,3 +310,9 @@ class Agreement(_Model):
         if face.amount < self.trigger.min_balance:
             return False
         return self.trigger.max_balance is None or face.amount <= self.trigger.max_balance
+
+
+def sample_agreement_text() -> str:
+    """The TOML of the sample agreement shipped with forwardflow (a template to copy)."""
+    path = resources.files("debtsale.data").joinpath("sample_agreement.toml")
+    return path.read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from debtsale.agreement import Agreement
+from debtsale.agreement import Agreement, sample_agreement_text
 from debtsale.changes import (
     Allocation,
     CreditRecorded,
@@ -37,45 +37,8 @@ def usd(amount: str | int | Decimal) -> Money:
     return Money.of(amount, "USD")
 
 
-SAMPLE_AGREEMENT_TOML = """
-id = "acme-spot-2026"
-buyer = "Acme Recovery Partners LLC"
-kind = "spot"
-currency = "USD"
-seller = { name = "Harbor & Pine Consulting LLP", address = "1 Main St, Springfield, IL" }
-cutoff_policy = "reduce_face"
-default_rate = 0.04
-
-[trigger]
-min_days_past_due = 91
-min_balance = 25
-max_balance = 50000
-
-[[rate_card]]
-age_bucket = "91-180"
-rate = 0.15
-
-[[rate_card]]
-age_bucket = "181-365"
-rate = 0.09
-
-[[rate_card]]
-age_bucket = "365+"
-rate = 0.05
-
-[putback]
-window_days = 120
-refund_method = "price"
-cap_percent = 10
-allowed_reasons = ["paid_before_sale", "bankruptcy", "deceased", "dispute", "fraud"]
-
-[putback.evidence]
-bankruptcy = ["case_number"]
-deceased = ["death_certificate"]
-
-[remittance]
-days = 10
-"""
+SAMPLE_AGREEMENT_TOML = sample_agreement_text()
+"""The shipped sample agreement (``debtsale/data/sample_agreement.toml``)."""
 
 
 def sample_agreement(**changes: Any) -> Agreement:

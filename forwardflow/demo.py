@@ -22,12 +22,11 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from debtsale.agreement import Agreement
+from debtsale.agreement import Agreement, sample_agreement_text
 from debtsale.changes import LedgerChange
 from debtsale.journal import sale_entry
 from debtsale.portfolio import Portfolio
 from debtsale.reports import ReconciliationReport, as_data
-from debtsale.testing import sample_agreement
 from debtsale.valuation import ValuationReport, value_receivables
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.envelope import ledger_message
@@ -171,7 +170,7 @@ async def run_demo(
         data_dir=workdir / "data", database=DatabaseSettings(), broker=BrokerSettings()
     )
     app = bootstrap(settings)
-    agreement: Agreement = sample_agreement()
+    agreement = Agreement.from_toml(sample_agreement_text())
     try:
         upgrade(app.engine)
         result.store = store_status(app)
