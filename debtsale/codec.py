@@ -13,8 +13,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from debtsale import changes, commands
 from debtsale.errors import DomainError
+from debtsale.portfolio import Portfolio
 
-__all__ = ["MESSAGE_TYPES", "decode", "encode", "type_name"]
+__all__ = [
+    "MESSAGE_TYPES",
+    "decode",
+    "decode_portfolio",
+    "encode",
+    "encode_portfolio",
+    "type_name",
+]
 
 MESSAGE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -106,3 +114,27 @@ def decode(envelope: Mapping[str, Any]) -> Any:
         raise DomainError("codec.invalid", f"{name}: {problems}") from None
     except DomainError as error:  # a value the domain refuses (currency, float …)
         raise DomainError("codec.invalid", f"{name}: {error}") from None
+
+
+def encode_portfolio(portfolio: Portfolio) -> dict[str, Any]:
+    """A portfolio as a JSON document; its pending events must have been pulled first."""
+    if portfolio.events:
+        raise DomainError(
+            "codec.pending_events", f"portfolio {portfolio.id} has events not handed to the outbox"
+        )
+    data: dict[str, Any] = _portfolio_adapter().dump_python(portfolio, mode="json")
+    data.pop("events", None)
+    return data
+
+
+def decode_portfolio(data: Mapping[str, Any]) -> Portfolio:
+    """The portfolio a stored document describes."""
+    portfolio: Portfolio = _portfolio_adapter().validate_python({**data, "events": []})
+    return portfolio
+
+
+def _portfolio_adapter() -> TypeAdapter[Portfolio]:
+    adapter = _ADAPTERS.get("Portfolio")
+    if adapter is None:
+        adapter = _ADAPTERS["Portfolio"] = TypeAdapter(Portfolio)
+    return adapter

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from forwardflow.broker.topology import Topology
 from forwardflow.settings import Settings, load_settings
 from forwardflow.store import SqlUnitOfWork, make_engine
+from handlers.ports import UnitOfWork
 
 __all__ = ["Forwardflow", "bootstrap"]
 
@@ -30,7 +31,7 @@ class Forwardflow:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work on the state store."""
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.topology.event_subject)
 
     async def run_db(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking database work for a handler.
@@ -63,3 +64,8 @@ def bootstrap(settings: Settings | None = None) -> Forwardflow:
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
     return Forwardflow(settings=settings, engine=engine, topology=topology)
+
+
+def _conforms(engine: Engine) -> None:  # pragma: no cover - checked by mypy, never run
+    """mypy proves the store's unit of work satisfies the handlers' port."""
+    _: UnitOfWork = SqlUnitOfWork(engine)

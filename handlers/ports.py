@@ -5,10 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from debtsale.agreement import Agreement
 from debtsale.changes import LedgerChange
+from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
+from debtsale.portfolio import Portfolio
 
-__all__ = ["Inbox", "LedgerStore", "UnitOfWork"]
+__all__ = ["AgreementStore", "EventOutbox", "Inbox", "LedgerStore", "PortfolioStore", "UnitOfWork"]
 
 
 class Inbox(Protocol):
@@ -31,11 +34,69 @@ class LedgerStore(Protocol):
         ...
 
 
+class AgreementStore(Protocol):
+    """Sale agreements by id."""
+
+    def get(self, agreement_id: str) -> Agreement:
+        """The agreement; an unknown id raises RuleViolation."""
+        ...
+
+
+class PortfolioStore(Protocol):
+    """Portfolios by id."""
+
+    def get(self, portfolio_id: str) -> Portfolio | None:
+        """The portfolio, or None."""
+        ...
+
+    def add(self, portfolio: Portfolio) -> None:
+        """Store a new portfolio."""
+        ...
+
+    def save(self, portfolio: Portfolio) -> None:
+        """Store a changed portfolio."""
+        ...
+
+    def unavailable(self, tenant: str) -> set[str]:
+        """Receivables in a live sale or sold: a new sale may not take them."""
+        ...
+
+
+class EventOutbox(Protocol):
+    """Domain events written with the state that raised them, published after commit."""
+
+    def publish(self, event: DomainEvent) -> None:
+        """Queue the event for the relay."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: state, inbox and outbox commit together or not at all."""
 
-    inbox: Inbox
-    ledger: LedgerStore
+    @property
+    def inbox(self) -> Inbox:
+        """Which events and commands were applied."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerStore:
+        """The ledger's facts."""
+        ...
+
+    @property
+    def agreements(self) -> AgreementStore:
+        """Sale agreements."""
+        ...
+
+    @property
+    def portfolios(self) -> PortfolioStore:
+        """Portfolios."""
+        ...
+
+    @property
+    def events(self) -> EventOutbox:
+        """Where domain events go, in the same transaction."""
+        ...
 
     def commit(self) -> None:
         """Make the work durable."""

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import copy
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from debtsale.agreement import Agreement
 from debtsale.changes import LedgerChange
+from debtsale.errors import RuleViolation
+from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
+from debtsale.lifecycle import ReceivableState
+from debtsale.portfolio import Portfolio
+from handlers.ports import UnitOfWork
 
-__all__ = ["FakeInbox", "FakeLedgerStore", "FakeUnitOfWork"]
+__all__ = [
+    "FakeAgreementStore",
+    "FakeEventOutbox",
+    "FakeInbox",
+    "FakeLedgerStore",
+    "FakePortfolioStore",
+    "FakeUnitOfWork",
+]
+
+_UNAVAILABLE = {
+    ReceivableState.IN_PORTFOLIO,
+    ReceivableState.SOLD,
+    ReceivableState.PUTBACK_REQUESTED,
+    ReceivableState.PUTBACK_REJECTED,
+}
 
 
 class FakeInbox:
@@ -39,21 +59,79 @@ class FakeLedgerStore:
         return self.ledgers.setdefault(tenant, Ledger(tenant))
 
 
+class FakeAgreementStore:
+    """Agreements by id."""
+
+    def __init__(self, *agreements: Agreement) -> None:
+        self.agreements = {a.id: a for a in agreements}
+
+    def get(self, agreement_id: str) -> Agreement:
+        if agreement_id not in self.agreements:
+            raise RuleViolation("agreement.known", f"no agreement {agreement_id}")
+        return self.agreements[agreement_id]
+
+
+class FakePortfolioStore:
+    """Portfolios by id."""
+
+    def __init__(self) -> None:
+        self.portfolios: dict[str, Portfolio] = {}
+
+    def get(self, portfolio_id: str) -> Portfolio | None:
+        return copy.deepcopy(self.portfolios.get(portfolio_id))
+
+    def add(self, portfolio: Portfolio) -> None:
+        self.portfolios[portfolio.id] = copy.deepcopy(portfolio)
+
+    def save(self, portfolio: Portfolio) -> None:
+        self.portfolios[portfolio.id] = copy.deepcopy(portfolio)
+
+    def unavailable(self, tenant: str) -> set[str]:
+        return {
+            rid
+            for p in self.portfolios.values()
+            if p.tenant == tenant
+            for rid, line in p.lines.items()
+            if line.state in _UNAVAILABLE
+        }
+
+
+class FakeEventOutbox:
+    """The events published, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+
+    def publish(self, event: DomainEvent) -> None:
+        self.events.append(event)
+
+
 class FakeUnitOfWork:
     """A unit of work over the fakes: leaving without ``commit()`` restores what was."""
 
     def __init__(self) -> None:
         self.inbox = FakeInbox()
         self.ledger = FakeLedgerStore()
+        self.agreements = FakeAgreementStore()
+        self.portfolios = FakePortfolioStore()
+        self.events = FakeEventOutbox()
         self.commits = 0
-        self._saved: tuple[set[tuple[str, str]], dict[str, Ledger]] | None = None
+        self._saved: tuple[Any, ...] | None = None
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (
+            set(self.inbox.seen),
+            copy.deepcopy(self.ledger.ledgers),
+            copy.deepcopy(self.portfolios.portfolios),
+            list(self.events.events),
+        )
 
     def __enter__(self) -> Self:
-        self._saved = (set(self.inbox.seen), copy.deepcopy(self.ledger.ledgers))
+        self._saved = self._snapshot()
         return self
 
     def commit(self) -> None:
-        self._saved = (set(self.inbox.seen), copy.deepcopy(self.ledger.ledgers))
+        self._saved = self._snapshot()
         self.commits += 1
 
     def __exit__(
@@ -63,5 +141,15 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if self._saved is not None:
-            self.inbox.seen, self.ledger.ledgers = self._saved
+            (
+                self.inbox.seen,
+                self.ledger.ledgers,
+                self.portfolios.portfolios,
+                self.events.events,
+            ) = self._saved
             self._saved = None
+
+
+def _conforms() -> None:  # pragma: no cover - checked by mypy, never run
+    """mypy proves the fakes (and nothing else) satisfy the ports they stand in for."""
+    _: UnitOfWork = FakeUnitOfWork()

@@ -14,10 +14,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     func,
 )
 
-__all__ = ["inbox", "ledger_entities", "metadata", "outbox"]
+__all__ = ["agreements", "inbox", "ledger_entities", "metadata", "outbox", "portfolios"]
 
 metadata = MetaData(
     naming_convention={
@@ -69,4 +70,26 @@ ledger_entities = Table(
     PrimaryKeyConstraint("tenant", "kind", "entity_id"),
     comment="The newest known change of each ledger entity (invoice, payment, credit, "
     "customer, merge), kept whole; newer versions replace it, older ones never do.",
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="Sale agreements as the TOML they were added from.",
+)
+
+portfolios = Table(
+    "portfolios",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(100), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "tenant", "status"),
+    comment="Each portfolio as a JSON document (lines, adjustments, put-backs, remittances).",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -11,11 +11,14 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from debtsale.events import DomainEvent
+from debtsale.reports import as_data
 from forwardflow.store.driver import driver_statement
 from forwardflow.store.ledger import SqlLedgerStore
+from forwardflow.store.portfolios import SqlAgreementStore, SqlPortfolioStore
 from forwardflow.store.tables import inbox, outbox
 
-__all__ = ["Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
+__all__ = ["EventOutbox", "Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
 
 
 _CLAIMS: dict[str, Any] = {}
@@ -123,6 +126,28 @@ class Outbox:
             )
 
 
+class EventOutbox:
+    """Domain events into the outbox, each on its subject, with its deterministic id."""
+
+    def __init__(self, outbox: Outbox, subject_for: Callable[[str], str]) -> None:
+        self._outbox = outbox
+        self._subject_for = subject_for
+
+    def publish(self, event: DomainEvent) -> None:
+        """Queue ``event`` for the relay."""
+        name = type(event).__name__
+        self._outbox.add(
+            event_id=event.event_id,
+            subject=self._subject_for(name),
+            payload={"type": name, "data": as_data(event)},
+            headers={"ff-type": name},
+        )
+
+
+def _default_subject(name: str) -> str:
+    return f"ff.event.{name}"
+
+
 class SqlUnitOfWork:
     """A database transaction with the inbox and outbox bound to it.
 
@@ -131,8 +156,11 @@ class SqlUnitOfWork:
     transaction begins with the first statement (SQLAlchemy's autobegin).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, event_subject: Callable[[str], str] = _default_subject
+    ) -> None:
         self._engine = engine
+        self._event_subject = event_subject
         self._connection: Connection | None = None
 
     @property
@@ -147,6 +175,9 @@ class SqlUnitOfWork:
         self.inbox = Inbox(self._connection)
         self.outbox = Outbox(self._connection)
         self.ledger = SqlLedgerStore(self._connection)
+        self.agreements = SqlAgreementStore(self._connection)
+        self.portfolios = SqlPortfolioStore(self._connection)
+        self.events = EventOutbox(self.outbox, self._event_subject)
         return self
 
     def commit(self) -> None:
