@@ -13,6 +13,7 @@ from forwardflow.cli.context import CliState, console
 from forwardflow.cli.db_cmd import db_app
 from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
+from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
 from forwardflow.cli.run_cmd import run
 from forwardflow.cli.status_cmd import status
 
@@ -27,6 +28,8 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(agreement_app, name="agreement")
+app.add_typer(portfolio_app, name="portfolio")
 app.command("status")(status)
 app.command("run")(run)
 app.command("demo")(demo)
