@@ -15,6 +15,20 @@ from handlers.ledger import apply_ledger_change
 from tests.e2e.test_cli import run
 
 
+CUT_P1 = (
+    "portfolio",
+    "cut",
+    "--agreement",
+    "acme-spot-2026",
+    "--cutoff",
+    "2025-06-30",
+    "--tenant",
+    "realm-1",
+    "--id",
+    "P1",
+)
+
+
 def _seed(folder: Path) -> None:
     engine = make_engine(f"sqlite:///{folder / '.forwardflow' / 'forwardflow.db'}")
     upgrade(engine)
@@ -56,34 +70,10 @@ def test_a_sale_from_the_command_line(tmp_path: Path) -> None:
     )
     assert sum(c["count"] for c in valuation["cohorts"]) == 6
 
-    cut = run(
-        "portfolio",
-        "cut",
-        "--agreement",
-        "acme-spot-2026",
-        "--cutoff",
-        "2025-06-30",
-        "--tenant",
-        "realm-1",
-        "--id",
-        "P1",
-        cwd=tmp_path,
-    )
+    cut = run(*CUT_P1, cwd=tmp_path)
     assert cut.returncode == 0, cut.stderr
     assert "6 receivables" in cut.stdout
-    again = run(
-        "portfolio",
-        "cut",
-        "--agreement",
-        "acme-spot-2026",
-        "--cutoff",
-        "2025-06-30",
-        "--tenant",
-        "realm-1",
-        "--id",
-        "P1",
-        cwd=tmp_path,
-    )
+    again = run(*CUT_P1, cwd=tmp_path)
     assert "was already cut" in again.stdout
 
     closed = run("portfolio", "close", "P1", "--closing", "2025-07-15", cwd=tmp_path)
