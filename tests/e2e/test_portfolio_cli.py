@@ -14,7 +14,6 @@ from forwardflow.store import SqlUnitOfWork, make_engine, upgrade
 from handlers.ledger import apply_ledger_change
 from tests.e2e.test_cli import run
 
-
 CUT_P1 = (
     "portfolio",
     "cut",
