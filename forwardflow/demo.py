@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,7 +31,7 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.envelope import ledger_message
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import BrokerConnection, connect_broker
-from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.broker.subscribers import build_broker
 from forwardflow.demo_firm import last_minute_payments, seed_firm
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
@@ -180,13 +179,7 @@ async def run_demo(
         done(f"synthetic firm: {len(firm.changes):,} ledger changes over three years")
 
         def make(servers: list[str]) -> NatsBroker:
-            broker = NatsBroker(
-                servers=servers,
-                logger=logging.getLogger("forwardflow.broker"),
-                log_level=logging.DEBUG,
-            )
-            register_ledger_subscribers(broker, app)
-            return broker
+            return build_broker(app, servers)
 
         async with connect_broker(settings, make, start=True) as connection:
             done(f"embedded NATS JetStream started at {connection.url}")

@@ -19,7 +19,7 @@ from faststream.nats import NatsBroker
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
-from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.broker.subscribers import build_broker
 from forwardflow.store import current_revision, head_revision
 
 __all__ = ["Role", "SchemaOutdatedError", "serve"]
@@ -69,12 +69,7 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
         loop.add_signal_handler(signum, stop.set)
 
     def make(servers: list[str]) -> NatsBroker:
-        broker = NatsBroker(
-            servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG
-        )  # our handlers log each outcome
-        if role in (Role.ALL, Role.HANDLERS):
-            register_ledger_subscribers(broker, app)
-        return broker
+        return build_broker(app, servers, handlers=role in (Role.ALL, Role.HANDLERS))
 
     try:
         async with connect_broker(app.settings, make, start=True) as connection:

@@ -136,8 +136,13 @@ def register_ledger_subscribers(
         )(handle)
 
 
-def build_broker(app: Forwardflow, servers: list[str]) -> NatsBroker:
-    """A NATS broker with every forwardflow subscriber registered."""
+def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True) -> NatsBroker:
+    """A NATS broker for forwardflow, with the ledger subscribers unless ``handlers=False``.
+
+    FastStream's own per-message access log is at DEBUG: the handlers log one line per
+    event with its id and outcome instead.
+    """
     broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG)
-    register_ledger_subscribers(broker, app)
+    if handlers:
+        register_ledger_subscribers(broker, app)
     return broker
