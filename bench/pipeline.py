@@ -32,7 +32,7 @@ from debtsale.testing import LedgerBuilder
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.envelope import ledger_message
 from forwardflow.broker.runtime import connect_broker, nats_server
-from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.broker.subscribers import ledger_backlog, register_ledger_subscribers
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import upgrade
 
@@ -111,24 +111,12 @@ def register_bare(broker: NatsBroker, app: Forwardflow) -> None:
         )(handle)
 
 
-async def drain(broker: NatsBroker, app: Forwardflow, total: int) -> float:
+async def drain(broker: NatsBroker, app: Forwardflow) -> float:
     """Seconds until every partition's consumer has acknowledged everything."""
-    jetstream = broker.connection.jetstream()
     started = time.perf_counter()
-    while True:
-        done = 0
-        for partition in range(app.topology.partitions):
-            info = await jetstream.consumer_info(
-                app.topology.stream("LEDGER"), app.topology.ledger_consumer(partition)
-            )
-            done += (
-                info.delivered.stream_seq
-                and info.ack_floor.stream_seq
-                and (info.num_pending == 0 and info.num_ack_pending == 0)
-            )
-        if done == app.topology.partitions:
-            return time.perf_counter() - started
+    while await ledger_backlog(broker, app.topology):
         await asyncio.sleep(0.05)
+    return time.perf_counter() - started
 
 
 async def measure(
@@ -161,7 +149,7 @@ async def measure(
         return broker
 
     async with connect_broker(settings, make, start=True) as running:
-        seconds = await drain(running.broker, app, len(changes))
+        seconds = await drain(running.broker, app)
         for name in running.streams:
             await running.broker.connection.jetstream().delete_stream(name)
     app.close()

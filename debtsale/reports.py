@@ -250,7 +250,7 @@ class PutbackLedger:
                 requested_on=r.request.requested_on,
                 status=r.decision.status,
                 rule=r.decision.rule,
-                refund=r.decision.refund or zero
+                refund=(r.decision.refund or zero)
                 if r.decision.status is PutbackStatus.ACCEPTED
                 else zero,
                 replacement_id=r.decision.replacement_id,

@@ -31,7 +31,7 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.envelope import ledger_message
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import BrokerConnection, connect_broker
-from forwardflow.broker.subscribers import build_broker
+from forwardflow.broker.subscribers import build_broker, ledger_backlog
 from forwardflow.demo_firm import last_minute_payments, seed_firm
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
@@ -94,13 +94,8 @@ async def _drained(
     connection: BrokerConnection, app: Forwardflow, total: int, progress: Progress, label: str
 ) -> None:
     """Wait until every ledger consumer has acknowledged everything, reporting progress."""
-    jetstream = connection.broker.connection.jetstream()
-    stream = app.topology.stream("LEDGER")
     while True:
-        busy = 0
-        for partition in range(app.topology.partitions):
-            info = await jetstream.consumer_info(stream, app.topology.ledger_consumer(partition))
-            busy += info.num_pending + info.num_ack_pending
+        busy = await ledger_backlog(connection.broker, app.topology)
         progress(label, total - busy, total)
         if busy == 0:
             return

@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 from faststream.nats import NatsBroker
 
+from forwardflow.broker.envelope import EVENT_ID, MSG_ID
 from forwardflow.broker.topology import Topology
 from forwardflow.store.uow import OutboxMessage, SqlUnitOfWork
 
 __all__ = ["relay_pending"]
-
-MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 def _read_pending(new_uow: Callable[[], SqlUnitOfWork], limit: int) -> list[OutboxMessage]:
@@ -45,8 +44,8 @@ async def relay_pending(
         for message in pending:
             headers = {
                 **message.headers,
-                MSG_ID_HEADER: message.event_id,
-                "event_id": message.event_id,
+                MSG_ID: message.event_id,
+                EVENT_ID: message.event_id,
             }
             await broker.publish(
                 message.payload,

@@ -24,9 +24,10 @@ from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
+from forwardflow.broker.topology import Topology
 from handlers.ledger import Outcome, apply_ledger_change
 
-__all__ = ["PERMANENT_ERRORS", "build_broker", "register_ledger_subscribers"]
+__all__ = ["PERMANENT_ERRORS", "build_broker", "ledger_backlog", "register_ledger_subscribers"]
 
 log = logging.getLogger("forwardflow.handlers")
 
@@ -146,3 +147,15 @@ def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True)
     if handlers:
         register_ledger_subscribers(broker, app)
     return broker
+
+
+async def ledger_backlog(broker: NatsBroker, topology: Topology) -> int:
+    """Ledger messages not acknowledged yet: waiting, or delivered and in flight."""
+    jetstream = broker.connection.jetstream()
+    backlog = 0
+    for partition in range(topology.partitions):
+        info = await jetstream.consumer_info(
+            topology.stream("LEDGER"), topology.ledger_consumer(partition)
+        )
+        backlog += info.num_pending + info.num_ack_pending
+    return backlog

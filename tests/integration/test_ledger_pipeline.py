@@ -18,7 +18,7 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.deadletter import list_dead_letters, replay
 from forwardflow.broker.envelope import MSG_ID, ledger_message
 from forwardflow.broker.runtime import BrokerConnection, connect_broker
-from forwardflow.broker.subscribers import register_ledger_subscribers
+from forwardflow.broker.subscribers import ledger_backlog, register_ledger_subscribers
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import SqlUnitOfWork, upgrade
 from handlers.ledger import Outcome, apply_ledger_change, ledger_consumer
@@ -72,15 +72,9 @@ async def _publish(
 
 
 async def _drained(connection: BrokerConnection, app: Forwardflow, timeout: float = 60) -> None:
-    jetstream = connection.broker.connection.jetstream()
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        busy = 0
-        for partition in range(app.topology.partitions):
-            info = await jetstream.consumer_info(
-                app.topology.stream("LEDGER"), app.topology.ledger_consumer(partition)
-            )
-            busy += info.num_pending + info.num_ack_pending
+        busy = await ledger_backlog(connection.broker, app.topology)
         if busy == 0:
             return
         assert asyncio.get_running_loop().time() < deadline, f"{busy} messages still pending"

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from forwardflow.bootstrap import bootstrap
 from forwardflow.broker.envelope import ledger_message
 from forwardflow.broker.runtime import connect_broker
+from forwardflow.broker.subscribers import ledger_backlog
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import SqlUnitOfWork, upgrade
 from forwardflow.store.tables import inbox
@@ -98,12 +99,7 @@ def test_a_worker_stopped_mid_stream_and_restarted_ends_in_the_expected_state(
     async def unacked() -> int:
         async with connect_broker(settings) as connection:
             jetstream = connection.broker.connection.jetstream()
-            pending = 0
-            for partition in range(app.topology.partitions):
-                info = await jetstream.consumer_info(
-                    app.topology.stream("LEDGER"), app.topology.ledger_consumer(partition)
-                )
-                pending += info.num_pending + info.num_ack_pending
+            pending = await ledger_backlog(connection.broker, app.topology)
             for name in connection.streams:
                 await jetstream.delete_stream(name)
             return pending

@@ -92,5 +92,14 @@ def test_a_bad_currency_is_refused_as_invalid() -> None:
         decode(envelope)
 
 
-def test_every_message_type_is_registered_once() -> None:
-    assert len(MESSAGE_TYPES) == 17
+def test_every_change_and_command_class_is_a_registered_message_type() -> None:
+    from debtsale import changes, commands
+
+    classes = {
+        cls
+        for module, base in ((changes, changes.LedgerChange), (commands, commands.Command))
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, base) and cls is not base
+    }
+    assert classes == set(MESSAGE_TYPES.values())
+    assert all(name == cls.__name__ for name, cls in MESSAGE_TYPES.items())
