@@ -238,6 +238,8 @@ class Agreement(_Model):
     period: Period | None = None
     starts_on: date | None = None
     ends_on: date | None = None
+    tenant: str | None = None  # the company a forward flow sells from, for the scheduler
+    closing_business_days: int = Field(default=10, ge=0, le=60)  # a tranche's cut-off → close
     trigger: Trigger = Trigger()
     rate_card: tuple[RateCardEntry, ...] = Field(min_length=1)
     default_rate: RateValue | None = None
@@ -252,6 +254,8 @@ class Agreement(_Model):
             raise ValueError(f"unknown currency {self.currency!r}")
         if self.kind is AgreementKind.FORWARD_FLOW and self.period is None:
             raise ValueError("a forward_flow agreement needs a period (monthly or quarterly)")
+        if self.kind is AgreementKind.FORWARD_FLOW and not (self.starts_on and self.tenant):
+            raise ValueError("a forward_flow agreement needs starts_on and tenant (the company)")
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
         return self

@@ -32,6 +32,7 @@ class Command:
 class CutPortfolio(Command):
     """Select the eligible receivables under an agreement and freeze their face."""
 
+    tenant: str
     portfolio_id: str
     agreement_id: str
     cutoff: date
@@ -58,6 +59,7 @@ class RemoveReceivable(Command):
 class FlagReceivable(Command):
     """Record an exclusion fact (bankruptcy, dispute …) for a receivable from a date."""
 
+    tenant: str
     receivable_id: str
     reason: ExclusionReason
     since: date

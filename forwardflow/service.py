@@ -1,4 +1,4 @@
-"""The long-running service: subscribers and the outbox relay, stopped gracefully.
+"""The long-running service: subscribers, outbox relay and scheduler, stopped gracefully.
 
 ``forwardflow run`` hosts every role in one process; ``--role`` runs one so they can
 scale apart. On SIGTERM/SIGINT the subscribers stop taking messages, in-flight
@@ -20,7 +20,9 @@ from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
+from forwardflow.clock import today
 from forwardflow.store import current_revision, head_revision
+from handlers.schedule import run_schedule
 
 __all__ = ["Role", "SchemaOutdatedError", "serve"]
 
@@ -35,6 +37,7 @@ class Role(StrEnum):
     ALL = "all"
     HANDLERS = "handlers"
     RELAY = "relay"
+    SCHEDULER = "scheduler"
 
 
 class SchemaOutdatedError(RuntimeError):
@@ -53,6 +56,25 @@ async def _relay_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Eve
             delay = min(30.0, max(1.0, delay * 2))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
+    """Cut and close forward-flow tranches as they fall due, until stopped."""
+    interval = app.settings.schedule.interval_seconds
+    while interval and not stop.is_set():
+        try:
+            done = await app.run_db(run_schedule, app.unit_of_work, today())
+            for command, outcome in done:
+                log.info(
+                    "scheduled command_id=%s type=%s outcome=%s",
+                    command.command_id,
+                    type(command).__name__,
+                    outcome,
+                )
+        except Exception:  # a refused tranche must not stop the service; it is retried
+            log.exception("forward-flow scheduler failed; retrying next round")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
@@ -77,6 +99,8 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             tasks = []
             if role in (Role.ALL, Role.RELAY):
                 tasks.append(asyncio.create_task(_relay_forever(app, connection.broker, stop)))
+            if role in (Role.ALL, Role.SCHEDULER):
+                tasks.append(asyncio.create_task(_schedule_forever(app, stop)))
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             await asyncio.gather(*tasks)

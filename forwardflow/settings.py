@@ -143,6 +143,16 @@ class HttpSettings(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
 
 
+class ScheduleSettings(_Section):
+    """The forward-flow scheduler that cuts and closes tranches per agreement period."""
+
+    interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the service checks for tranches due; 0 turns the scheduler off.",
+    )
+
+
 class LogSettings(_Section):
     """How the service logs."""
 
@@ -173,6 +183,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     http: HttpSettings = HttpSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("secret_key")

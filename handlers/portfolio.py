@@ -1,24 +1,24 @@
-"""Portfolio commands: cut and close, each once per command id, events in the same commit."""
+"""Portfolio commands: cut, flag, remove, close — each once per command id, events alongside."""
 
 from __future__ import annotations
 
-from debtsale.commands import ClosePortfolio, CutPortfolio
+from debtsale.commands import ClosePortfolio, CutPortfolio, FlagReceivable, RemoveReceivable
 from debtsale.errors import RuleViolation
+from debtsale.journal import sale_entry
 from debtsale.portfolio import Portfolio
-from handlers.ledger import Outcome
+from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
-__all__ = ["COMMANDS_CONSUMER", "close_portfolio", "cut_portfolio"]
+__all__ = [
+    "COMMANDS_CONSUMER",
+    "close_portfolio",
+    "cut_portfolio",
+    "flag_receivable",
+    "remove_receivable",
+]
 
-COMMANDS_CONSUMER = "commands"
 
-
-def _hand_over_events(uow: UnitOfWork, portfolio: Portfolio) -> None:
-    for event in portfolio.pull_events():
-        uow.events.publish(event)
-
-
-def cut_portfolio(uow: UnitOfWork, tenant: str, command: CutPortfolio) -> Outcome:
+def cut_portfolio(uow: UnitOfWork, command: CutPortfolio) -> Outcome:
     """Cut a new portfolio from the tenant's ledger under the named agreement."""
     with uow:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
@@ -27,31 +27,51 @@ def cut_portfolio(uow: UnitOfWork, tenant: str, command: CutPortfolio) -> Outcom
             raise RuleViolation(
                 "portfolio.unique", f"portfolio {command.portfolio_id} already exists"
             )
-        agreement = uow.agreements.get(command.agreement_id)
         portfolio = Portfolio.cut(
             command.portfolio_id,
-            agreement,
-            uow.ledger.load(tenant),
+            uow.agreements.get(command.agreement_id),
+            uow.ledger.load(command.tenant),
             command.cutoff,
-            taken=uow.portfolios.unavailable(tenant),
+            flags=uow.flags.on(command.tenant, command.cutoff),
+            taken=uow.portfolios.unavailable(command.tenant),
         )
-        _hand_over_events(uow, portfolio)
-        uow.portfolios.add(portfolio)
+        save_portfolio(uow, portfolio, new=True)
+    return Outcome.APPLIED
+
+
+def flag_receivable(uow: UnitOfWork, command: FlagReceivable) -> Outcome:
+    """Record an exclusion fact; cuts skip the receivable and a close removes it."""
+    with uow:
+        if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
+            return Outcome.DUPLICATE
+        uow.flags.flag(command.tenant, command.receivable_id, command.reason, command.since)
         uow.commit()
     return Outcome.APPLIED
 
 
-def close_portfolio(uow: UnitOfWork, command: ClosePortfolio) -> Outcome:
-    """Reconcile a cut portfolio to its closing date and sell it."""
+def remove_receivable(uow: UnitOfWork, command: RemoveReceivable) -> Outcome:
+    """Drop a receivable from a live portfolio, with the reason."""
     with uow:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
             return Outcome.DUPLICATE
-        portfolio = uow.portfolios.get(command.portfolio_id)
-        if portfolio is None:
-            raise RuleViolation("portfolio.known", f"no portfolio {command.portfolio_id}")
-        agreement = uow.agreements.get(portfolio.agreement_id)
-        portfolio.close(agreement, uow.ledger.load(portfolio.tenant), command.closing)
-        _hand_over_events(uow, portfolio)
-        uow.portfolios.save(portfolio)
-        uow.commit()
+        portfolio = load_portfolio(uow, command.portfolio_id)
+        portfolio.remove(command.receivable_id, command.reason)
+        save_portfolio(uow, portfolio)
+    return Outcome.APPLIED
+
+
+def close_portfolio(uow: UnitOfWork, command: ClosePortfolio) -> Outcome:
+    """Reconcile a cut portfolio to its closing date, sell it and request the sale entry."""
+    with uow:
+        if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
+            return Outcome.DUPLICATE
+        portfolio = load_portfolio(uow, command.portfolio_id)
+        portfolio.close(
+            uow.agreements.get(portfolio.agreement_id),
+            uow.ledger.load(portfolio.tenant),
+            command.closing,
+            flags=uow.flags.on(portfolio.tenant, command.closing),
+        )
+        entries = [sale_entry(portfolio).as_event(portfolio.id)] if portfolio.sold_lines() else []
+        save_portfolio(uow, portfolio, entries)
     return Outcome.APPLIED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -9,9 +11,18 @@ from debtsale.agreement import Agreement
 from debtsale.changes import LedgerChange
 from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
+from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
 
-__all__ = ["AgreementStore", "EventOutbox", "Inbox", "LedgerStore", "PortfolioStore", "UnitOfWork"]
+__all__ = [
+    "AgreementStore",
+    "EventOutbox",
+    "FlagStore",
+    "Inbox",
+    "LedgerStore",
+    "PortfolioStore",
+    "UnitOfWork",
+]
 
 
 class Inbox(Protocol):
@@ -41,6 +52,10 @@ class AgreementStore(Protocol):
         """The agreement; an unknown id raises RuleViolation."""
         ...
 
+    def list(self) -> list[Agreement]:
+        """Every agreement, by id."""
+        ...
+
 
 class PortfolioStore(Protocol):
     """Portfolios by id."""
@@ -61,12 +76,32 @@ class PortfolioStore(Protocol):
         """Receivables in a live sale or sold: a new sale may not take them."""
         ...
 
+    def closed(self, tenant: str) -> list[Portfolio]:
+        """The tenant's sold portfolios: money they receive may be the buyer's."""
+        ...
+
+    def list(self, tenant: str | None = None) -> list[Portfolio]:
+        """Every portfolio (of one tenant), by id."""
+        ...
+
+
+class FlagStore(Protocol):
+    """Exclusion facts (bankruptcy, dispute …) the firm recorded per receivable."""
+
+    def flag(self, tenant: str, receivable_id: str, reason: ExclusionReason, since: date) -> None:
+        """Record the fact; recording it again keeps the earliest date."""
+        ...
+
+    def on(self, tenant: str, day: date) -> Mapping[str, set[ExclusionReason]]:
+        """The facts in force on ``day``, by receivable."""
+        ...
+
 
 class EventOutbox(Protocol):
     """Domain events written with the state that raised them, published after commit."""
 
     def publish(self, event: DomainEvent) -> None:
-        """Queue the event for the relay."""
+        """Queue the event for the relay; an event id already queued is the same fact: no-op."""
         ...
 
 
@@ -91,6 +126,11 @@ class UnitOfWork(Protocol):
     @property
     def portfolios(self) -> PortfolioStore:
         """Portfolios."""
+        ...
+
+    @property
+    def flags(self) -> FlagStore:
+        """Exclusion facts per receivable."""
         ...
 
     @property

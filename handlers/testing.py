@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from datetime import date
 from types import TracebackType
 from typing import Any, Self
 
@@ -11,13 +13,14 @@ from debtsale.changes import LedgerChange
 from debtsale.errors import RuleViolation
 from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
-from debtsale.lifecycle import ReceivableState
-from debtsale.portfolio import Portfolio
+from debtsale.lifecycle import ExclusionReason, ReceivableState
+from debtsale.portfolio import Portfolio, PortfolioStatus
 from handlers.ports import UnitOfWork
 
 __all__ = [
     "FakeAgreementStore",
     "FakeEventOutbox",
+    "FakeFlagStore",
     "FakeInbox",
     "FakeLedgerStore",
     "FakePortfolioStore",
@@ -70,6 +73,9 @@ class FakeAgreementStore:
             raise RuleViolation("agreement.known", f"no agreement {agreement_id}")
         return self.agreements[agreement_id]
 
+    def list(self) -> list[Agreement]:
+        return [self.agreements[key] for key in sorted(self.agreements)]
+
 
 class FakePortfolioStore:
     """Portfolios by id."""
@@ -95,6 +101,34 @@ class FakePortfolioStore:
             if line.state in _UNAVAILABLE
         }
 
+    def closed(self, tenant: str) -> list[Portfolio]:
+        return [p for p in self.list(tenant) if p.status is PortfolioStatus.CLOSED]
+
+    def list(self, tenant: str | None = None) -> list[Portfolio]:
+        return [
+            copy.deepcopy(p)
+            for _, p in sorted(self.portfolios.items())
+            if tenant is None or p.tenant == tenant
+        ]
+
+
+class FakeFlagStore:
+    """Exclusion facts: ``(tenant, receivable, reason)`` → since."""
+
+    def __init__(self) -> None:
+        self.flags: dict[tuple[str, str, ExclusionReason], date] = {}
+
+    def flag(self, tenant: str, receivable_id: str, reason: ExclusionReason, since: date) -> None:
+        key = (tenant, receivable_id, reason)
+        self.flags[key] = min(since, self.flags.get(key, since))
+
+    def on(self, tenant: str, day: date) -> Mapping[str, set[ExclusionReason]]:
+        found: dict[str, set[ExclusionReason]] = {}
+        for (owner, receivable_id, reason), since in self.flags.items():
+            if owner == tenant and since <= day:
+                found.setdefault(receivable_id, set()).add(reason)
+        return found
+
 
 class FakeEventOutbox:
     """The events published, in order."""
@@ -103,7 +137,8 @@ class FakeEventOutbox:
         self.events: list[DomainEvent] = []
 
     def publish(self, event: DomainEvent) -> None:
-        self.events.append(event)
+        if all(e.event_id != event.event_id for e in self.events):
+            self.events.append(event)
 
 
 class FakeUnitOfWork:
@@ -114,6 +149,7 @@ class FakeUnitOfWork:
         self.ledger = FakeLedgerStore()
         self.agreements = FakeAgreementStore()
         self.portfolios = FakePortfolioStore()
+        self.flags = FakeFlagStore()
         self.events = FakeEventOutbox()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
@@ -123,6 +159,7 @@ class FakeUnitOfWork:
             set(self.inbox.seen),
             copy.deepcopy(self.ledger.ledgers),
             copy.deepcopy(self.portfolios.portfolios),
+            dict(self.flags.flags),
             list(self.events.events),
         )
 
@@ -145,6 +182,7 @@ class FakeUnitOfWork:
                 self.inbox.seen,
                 self.ledger.ledgers,
                 self.portfolios.portfolios,
+                self.flags.flags,
                 self.events.events,
             ) = self._saved
             self._saved = None

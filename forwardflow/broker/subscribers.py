@@ -1,4 +1,4 @@
-"""FastStream subscribers: one ordered, durable consumer per ledger partition.
+"""FastStream subscribers: one ordered, durable consumer per ledger partition, one for commands.
 
 Each consumer has ``max_ack_pending=1``: a partition's messages apply one after the
 other, partitions run in parallel. Acknowledgement is explicit: a message is acked
@@ -22,12 +22,20 @@ from nats.js.api import DeliverPolicy
 from debtsale.changes import LedgerChange
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.commands import REPLY_TO, CommandAnswer, read_command
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
-from handlers.ledger import Outcome, apply_ledger_change
+from handlers.outcome import Outcome
+from handlers.registry import LEDGER_HANDLER, handle_command
 
-__all__ = ["PERMANENT_ERRORS", "build_broker", "ledger_backlog", "register_ledger_subscribers"]
+__all__ = [
+    "PERMANENT_ERRORS",
+    "build_broker",
+    "ledger_backlog",
+    "register_command_subscriber",
+    "register_ledger_subscribers",
+]
 
 log = logging.getLogger("forwardflow.handlers")
 
@@ -40,14 +48,18 @@ def _backoff(delivered: int) -> float:
     return float(min(30, 2 ** max(0, delivered - 1)))
 
 
-def _ledger_handler(
-    broker: NatsBroker,
-    app: Forwardflow,
-    consumer: str,
-    max_deliver: int,
-    apply: Callable[[Any, str, LedgerChange], Outcome],
+Process = Callable[[bytes], Awaitable[tuple[Outcome, str]]]
+"""Apply one message body; returns the outcome and the id it was applied under."""
+
+
+def _durable_handler(
+    broker: NatsBroker, app: Forwardflow, consumer: str, max_deliver: int, process: Process
 ) -> Callable[[NatsMessage], Awaitable[None]]:
-    """The handler of one ledger consumer; FastStream injects only the message."""
+    """Ack after commit, dead-letter what can never work, retry the rest with backoff.
+
+    When the message names a reply subject (a command sent by the CLI), the sender is
+    told the outcome, or why the message was refused.
+    """
     topology = app.topology
 
     async def handle(message: NatsMessage) -> None:
@@ -55,8 +67,15 @@ def _ledger_handler(
         delivered = raw.metadata.num_delivered if raw.metadata else 1
         stream_seq = raw.metadata.sequence.stream if raw.metadata else None
         headers = dict(raw.headers or {})
+        message_id = headers.get(EVENT_ID, "")
 
-        async def park(reason: str) -> None:
+        async def answer(outcome: str, error: str = "") -> None:
+            if reply_to := headers.get(REPLY_TO):
+                await broker.connection.publish(
+                    reply_to, CommandAnswer(message_id, outcome, error).to_bytes()
+                )
+
+        async def park(reason: str, outcome: str) -> None:
             await dead_letter(
                 broker,
                 topology,
@@ -69,72 +88,117 @@ def _ledger_handler(
                 stream_seq=stream_seq,
             )
             await message.ack()
+            await answer(outcome, reason)
             log.warning(
                 "dead-lettered event_id=%s consumer=%s reason=%s",
-                headers.get(EVENT_ID),
+                message_id,
                 consumer,
                 reason.split(":", 1)[0],
             )
 
         try:
-            tenant, change = read_envelope(raw.data)
-            if not isinstance(change, LedgerChange):
-                raise DomainError("ledger.type", f"{type(change).__name__} is not a ledger change")
-            outcome = await app.run_db(apply, app.unit_of_work(), tenant, change)
+            outcome, message_id = await process(raw.data)
         except PERMANENT_ERRORS as error:
-            await park(f"{type(error).__name__}: {error}")
+            await park(f"{type(error).__name__}: {error}", "refused")
             return
         except Exception as error:
             if delivered >= max_deliver:
-                await park(f"gave up after {delivered} deliveries: {type(error).__name__}: {error}")
+                reason = f"gave up after {delivered} deliveries: {type(error).__name__}: {error}"
+                await park(reason, "failed")
                 return
             log.info(
                 "retrying event_id=%s delivered=%d error=%s",
-                headers.get(EVENT_ID),
+                message_id,
                 delivered,
                 type(error).__name__,
             )
             await message.nack(delay=_backoff(delivered))
             return
         await message.ack()
-        log.info(
-            "handled event_id=%s consumer=%s outcome=%s", headers.get(EVENT_ID), consumer, outcome
-        )
+        await answer(outcome.value)
+        log.info("handled event_id=%s consumer=%s outcome=%s", message_id, consumer, outcome)
 
     return handle
+
+
+def _subscribe(
+    broker: NatsBroker,
+    app: Forwardflow,
+    *,
+    stream: str,
+    subject: str,
+    consumer: str,
+    process: Process,
+    title: str,
+    description: str,
+) -> None:
+    """One durable pull consumer with explicit acks and at most one message in flight."""
+    max_deliver = app.settings.broker.max_deliver
+    broker.subscriber(
+        subject,
+        stream=JStream(stream, declare=False),
+        durable=consumer,
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
+        config=ConsumerConfig(
+            durable_name=consumer,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=1,
+            max_deliver=max_deliver + 1,  # we dead-letter on the last one ourselves
+            ack_wait=app.settings.broker.ack_wait_seconds,
+            filter_subject=subject,
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        title=title,
+        description=description,
+    )(_durable_handler(broker, app, consumer, max_deliver, process))
 
 
 def register_ledger_subscribers(
     broker: NatsBroker,
     app: Forwardflow,
     *,
-    apply: Callable[[Any, str, LedgerChange], Outcome] = apply_ledger_change,
+    apply: Callable[[Any, str, LedgerChange], Outcome] = LEDGER_HANDLER,
 ) -> None:
     """Subscribe one durable consumer per ledger partition on ``broker``."""
     topology = app.topology
-    max_deliver = app.settings.broker.max_deliver
-    stream = JStream(topology.stream("LEDGER"), declare=False)
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        tenant, change = read_envelope(body)
+        if not isinstance(change, LedgerChange):
+            raise DomainError("ledger.type", f"{type(change).__name__} is not a ledger change")
+        return await app.run_db(apply, app.unit_of_work(), tenant, change), change.event_id
+
     for partition in range(topology.partitions):
-        consumer = topology.ledger_consumer(partition)
-        handle = _ledger_handler(broker, app, consumer, max_deliver, apply)
-        broker.subscriber(
-            topology.ledger_filter(partition),
-            stream=stream,
-            durable=consumer,
-            pull_sub=PullSub(batch_size=1, timeout=1.0),
-            config=ConsumerConfig(
-                durable_name=consumer,
-                ack_policy=JsAckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_ack_pending=1,
-                max_deliver=max_deliver + 1,  # we dead-letter on the last one ourselves
-                ack_wait=app.settings.broker.ack_wait_seconds,
-                filter_subject=topology.ledger_filter(partition),
-            ),
-            ack_policy=AckPolicy.MANUAL,
+        _subscribe(
+            broker,
+            app,
+            stream=topology.stream("LEDGER"),
+            subject=topology.ledger_filter(partition),
+            consumer=topology.ledger_consumer(partition),
+            process=process,
             title=f"ledger partition {partition}",
             description="Ledger changes of every tenant in this partition, applied in order.",
-        )(handle)
+        )
+
+
+def register_command_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
+    """Subscribe the command consumer: every command, one at a time, answered to its sender."""
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        command = read_command(body)
+        return await app.run_db(handle_command, app.unit_of_work(), command), command.command_id
+
+    _subscribe(
+        broker,
+        app,
+        stream=app.topology.stream("COMMANDS"),
+        subject=app.topology.command_filter,
+        consumer=app.topology.command_consumer,
+        process=process,
+        title="portfolio commands",
+        description="Cut, flag, remove, close, put-back and remittance commands, in order.",
+    )
 
 
 def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True) -> NatsBroker:
@@ -146,6 +210,7 @@ def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True)
     broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG)
     if handlers:
         register_ledger_subscribers(broker, app)
+        register_command_subscriber(broker, app)
     return broker
 
 

@@ -75,6 +75,16 @@ class Topology:
         """Platform-neutral ledger events for one tenant and key partition."""
         return f"{self._root}.ledger.{tenant}.{partition}"
 
+    @property
+    def command_filter(self) -> str:
+        """What the command consumer reads: every command."""
+        return f"{self._root}.cmd.>"
+
+    @property
+    def command_consumer(self) -> str:
+        """The durable consumer of commands (one: commands apply one at a time, in order)."""
+        return f"{self.prefix}_commands"
+
     def command_subject(self, name: str) -> str:
         """Portfolio commands (``ClosePortfolio`` …)."""
         return f"{self._root}.cmd.{name}"

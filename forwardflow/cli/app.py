@@ -14,7 +14,10 @@ from forwardflow.cli.db_cmd import db_app
 from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
 from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
+from forwardflow.cli.putback_cmd import putback_app
+from forwardflow.cli.remittance_cmd import remittance_app
 from forwardflow.cli.run_cmd import run
+from forwardflow.cli.schedule_cmd import receivable_app, schedule
 from forwardflow.cli.status_cmd import status
 
 __all__ = ["app", "main"]
@@ -30,8 +33,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(receivable_app, name="receivable")
+app.add_typer(putback_app, name="putback")
+app.add_typer(remittance_app, name="remittance")
 app.command("status")(status)
 app.command("run")(run)
+app.command("schedule")(schedule)
 app.command("demo")(demo)
 
 

@@ -10,48 +10,35 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from debtsale.commands import ClosePortfolio, CutPortfolio
+from debtsale.commands import ClosePortfolio, CutPortfolio, RemoveReceivable
 from debtsale.errors import DomainError
+from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.valuation import value_receivables
 from forwardflow.bootstrap import Forwardflow
-from forwardflow.cli.context import console, err_console, state
+from forwardflow.cli.context import console
+from forwardflow.cli.dispatch import JsonFlag, TimeoutOption, ViaServiceFlag, execute, query
 from forwardflow.cli.render import reconciliation_table, valuation_table
-from handlers.ledger import Outcome
-from handlers.portfolio import close_portfolio, cut_portfolio
+from handlers.outcome import Outcome
 
-__all__ = ["agreement_app", "portfolio_app"]
+__all__ = ["agreement_app", "portfolio_app", "portfolio_of", "print_json"]
 
 agreement_app = typer.Typer(help="Add and list sale agreements.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="Cut, close and report on portfolios.", no_args_is_help=True)
 
-T = TypeVar("T")
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _run(ctx: typer.Context, work: Callable[[Forwardflow], T]) -> T:
-    """Run ``work`` with the composed app; a broken rule ends the command cleanly."""
-    app = state(ctx).app()
-    try:
-        return work(app)
-    except DomainError as error:
-        err_console.print(f"[bold red]refused:[/] {error}")
-        raise typer.Exit(code=1) from None
-    finally:
-        app.close()
-
-
-def _portfolio(app: Forwardflow, portfolio_id: str) -> Portfolio:
+def portfolio_of(app: Forwardflow, portfolio_id: str) -> Portfolio:
+    """The stored portfolio; an unknown id is a clear refusal."""
     with app.unit_of_work() as uow:
         portfolio = uow.portfolios.get(portfolio_id)
     if portfolio is None:
@@ -59,7 +46,8 @@ def _portfolio(app: Forwardflow, portfolio_id: str) -> Portfolio:
     return portfolio
 
 
-def _print_json(data: Any) -> None:
+def print_json(data: Any) -> None:
+    """Print ``data`` as highlighted JSON."""
     console.print_json(json.dumps(data))
 
 
@@ -76,7 +64,7 @@ def agreement_add(
             uow.commit()
         return agreement.id
 
-    console.print(f"agreement [bold]{_run(ctx, work)}[/] added")
+    console.print(f"agreement [bold]{query(ctx, work)}[/] added")
 
 
 @agreement_app.command("list")
@@ -87,9 +75,9 @@ def agreement_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         with app.unit_of_work() as uow:
             return uow.agreements.list()
 
-    agreements = _run(ctx, work)
+    agreements = query(ctx, work)
     if as_json:
-        _print_json([a.model_dump(mode="json") for a in agreements])
+        print_json([a.model_dump(mode="json") for a in agreements])
         return
     table = Table(title=f"{len(agreements)} agreement(s)")
     for column in ("id", "buyer", "kind", "currency", "cut-off policy", "put-back window"):
@@ -113,18 +101,20 @@ def portfolio_cut(
     cutoff: DateOption,
     tenant: Annotated[str, typer.Option(help="The company (tenant) whose ledger to sell.")],
     portfolio_id: Annotated[str | None, typer.Option("--id", help="Portfolio id.")] = None,
+    via_service: ViaServiceFlag = False,
+    timeout: TimeoutOption = 30.0,
 ) -> None:
     """Select the eligible receivables and freeze their face at the cut-off date."""
     pid = portfolio_id or f"{agreement}-{cutoff.date().isoformat()}"
     command = CutPortfolio(
-        command_id=f"cli:cut:{pid}", portfolio_id=pid, agreement_id=agreement, cutoff=cutoff.date()
+        command_id=f"cli:cut:{pid}",
+        tenant=tenant,
+        portfolio_id=pid,
+        agreement_id=agreement,
+        cutoff=cutoff.date(),
     )
-
-    def work(app: Forwardflow) -> tuple[Outcome, Portfolio]:
-        outcome = cut_portfolio(app.unit_of_work(), tenant, command)
-        return outcome, _portfolio(app, pid)
-
-    outcome, portfolio = _run(ctx, work)
+    outcome = execute(ctx, command, via_service=via_service, timeout=timeout)
+    portfolio = query(ctx, lambda app: portfolio_of(app, pid))
     verb = "cut" if outcome is Outcome.APPLIED else "was already cut"
     console.print(
         f"portfolio [bold]{pid}[/] {verb}: {len(portfolio.lines):,} receivables, "
@@ -133,22 +123,40 @@ def portfolio_cut(
     )
 
 
+@portfolio_app.command("remove")
+def portfolio_remove(
+    ctx: typer.Context,
+    portfolio_id: Annotated[str, typer.Argument(metavar="ID")],
+    receivable: Annotated[str, typer.Argument(metavar="RECEIVABLE")],
+    reason: Annotated[ExclusionReason, typer.Option(help="Why it leaves the sale.")],
+    via_service: ViaServiceFlag = False,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Drop a receivable from a portfolio before it closes."""
+    command = RemoveReceivable(
+        command_id=f"cli:remove:{portfolio_id}:{receivable}",
+        portfolio_id=portfolio_id,
+        receivable_id=receivable,
+        reason=reason,
+    )
+    outcome = execute(ctx, command, via_service=via_service, timeout=timeout)
+    console.print(f"receivable [bold]{receivable}[/] removed from {portfolio_id} ({outcome})")
+
+
 @portfolio_app.command("close")
 def portfolio_close(
     ctx: typer.Context,
     portfolio_id: Annotated[str, typer.Argument(metavar="ID")],
     closing: DateOption,
+    via_service: ViaServiceFlag = False,
+    timeout: TimeoutOption = 30.0,
 ) -> None:
     """Reconcile to the closing date under the agreement's cut-off policy, and sell."""
     command = ClosePortfolio(
         command_id=f"cli:close:{portfolio_id}", portfolio_id=portfolio_id, closing=closing.date()
     )
-
-    def work(app: Forwardflow) -> Portfolio:
-        close_portfolio(app.unit_of_work(), command)
-        return _portfolio(app, portfolio_id)
-
-    portfolio = _run(ctx, work)
+    execute(ctx, command, via_service=via_service, timeout=timeout)
+    portfolio = query(ctx, lambda app: portfolio_of(app, portfolio_id))
     console.print(
         reconciliation_table(ReconciliationReport.of(portfolio), portfolio.loss_on_sale.amount)
     )
@@ -162,9 +170,9 @@ def portfolio_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         with app.unit_of_work() as uow:
             return uow.portfolios.list()
 
-    rows = [_overview(p) for p in _run(ctx, work)]
+    rows = [_overview(p) for p in query(ctx, work)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(title=f"{len(rows)} portfolio(s)")
     for column in ("id", "agreement", "status", "cut-off", "closing", "receivables", "price"):
@@ -207,9 +215,9 @@ def portfolio_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a portfolio: status, dates, receivables by state, face and price."""
-    overview = _overview(_run(ctx, lambda app: _portfolio(app, portfolio_id)))
+    overview = _overview(query(ctx, lambda app: portfolio_of(app, portfolio_id)))
     if as_json:
-        _print_json(overview)
+        print_json(overview)
         return
     table = Table(title=f"portfolio {portfolio_id}", show_header=False)
     table.add_column(style="cyan")
@@ -232,13 +240,13 @@ def portfolio_reconcile(
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the CSV here.")] = None,
 ) -> None:
     """The reconciliation: every receivable's face at cut-off, adjustments, final face, price."""
-    portfolio = _run(ctx, lambda app: _portfolio(app, portfolio_id))
+    portfolio = query(ctx, lambda app: portfolio_of(app, portfolio_id))
     report = ReconciliationReport.of(portfolio)
     if csv_file is not None:
         with csv_file.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(report.csv_rows())
     if as_json:
-        _print_json(as_data(report))
+        print_json(as_data(report))
         return
     console.print(
         reconciliation_table(report, portfolio.loss_on_sale.amount if portfolio.closing else None)
@@ -265,8 +273,8 @@ def portfolio_valuation(
                 taken=uow.portfolios.unavailable(tenant),
             )
 
-    report = _run(ctx, work)
+    report = query(ctx, work)
     if as_json:
-        _print_json(as_data(report))
+        print_json(as_data(report))
         return
     console.print(valuation_table(report))

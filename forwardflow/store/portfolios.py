@@ -8,7 +8,7 @@ from debtsale.agreement import Agreement
 from debtsale.codec import decode_portfolio, encode_portfolio
 from debtsale.errors import RuleViolation
 from debtsale.lifecycle import ReceivableState
-from debtsale.portfolio import Portfolio
+from debtsale.portfolio import Portfolio, PortfolioStatus
 from forwardflow.store.tables import agreements, portfolios
 
 __all__ = ["SqlAgreementStore", "SqlPortfolioStore"]
@@ -94,6 +94,18 @@ class SqlPortfolioStore:
                 updated_at=func.now(),
             )
         )
+
+    def closed(self, tenant: str) -> list[Portfolio]:
+        """The tenant's sold portfolios (one indexed lookup; usually none)."""
+        statement = (
+            select(portfolios.c.document)
+            .where(
+                portfolios.c.tenant == tenant,
+                portfolios.c.status == PortfolioStatus.CLOSED.value,
+            )
+            .order_by(portfolios.c.id)
+        )
+        return [decode_portfolio(row.document) for row in self._connection.execute(statement)]
 
     def list(self, tenant: str | None = None) -> list[Portfolio]:
         """Every portfolio (of one tenant), by id."""

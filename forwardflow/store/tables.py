@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -18,7 +19,15 @@ from sqlalchemy import (
     func,
 )
 
-__all__ = ["agreements", "inbox", "ledger_entities", "metadata", "outbox", "portfolios"]
+__all__ = [
+    "agreements",
+    "inbox",
+    "ledger_entities",
+    "metadata",
+    "outbox",
+    "portfolios",
+    "receivable_flags",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -92,4 +101,17 @@ portfolios = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "tenant", "status"),
     comment="Each portfolio as a JSON document (lines, adjustments, put-backs, remittances).",
+)
+
+receivable_flags = Table(
+    "receivable_flags",
+    metadata,
+    Column("tenant", String(100), nullable=False),
+    Column("receivable_id", String(200), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tenant", "receivable_id", "reason"),
+    comment="Exclusion facts the firm recorded (bankruptcy, dispute …): such a receivable "
+    "is never cut and is removed from a live sale.",
 )

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from debtsale.events import DomainEvent
 from debtsale.reports import as_data
 from forwardflow.store.driver import driver_statement
+from forwardflow.store.flags import SqlFlagStore
 from forwardflow.store.ledger import SqlLedgerStore
 from forwardflow.store.portfolios import SqlAgreementStore, SqlPortfolioStore
 from forwardflow.store.tables import inbox, outbox
@@ -93,15 +94,21 @@ class Outbox:
         payload: bytes | Mapping[str, Any],
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Queue an event; ``payload`` is bytes or a JSON-able mapping."""
+        """Queue an event; an event id already queued is the same fact and is skipped.
+
+        ``payload`` is bytes or a JSON-able mapping.
+        """
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
         self._connection.execute(
-            insert(outbox).values(
+            dialect.insert(outbox)
+            .values(
                 event_id=event_id,
                 subject=subject,
                 headers=dict(headers or {}),
                 payload=body,
             )
+            .on_conflict_do_nothing(index_elements=["event_id"])
         )
 
     def pending(self, limit: int = 500) -> list[OutboxMessage]:
@@ -177,6 +184,7 @@ class SqlUnitOfWork:
         self.ledger = SqlLedgerStore(self._connection)
         self.agreements = SqlAgreementStore(self._connection)
         self.portfolios = SqlPortfolioStore(self._connection)
+        self.flags = SqlFlagStore(self._connection)
         self.events = EventOutbox(self.outbox, self._event_subject)
         return self
 

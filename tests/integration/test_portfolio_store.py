@@ -34,9 +34,12 @@ def test_cut_and_close_through_the_store(migrated_engine: Engine) -> None:
 
     cut_portfolio(
         SqlUnitOfWork(migrated_engine),
-        "t1",
         CutPortfolio(
-            command_id="c1", portfolio_id="P1", agreement_id=agreement.id, cutoff=date(2025, 6, 30)
+            command_id="c1",
+            tenant="t1",
+            portfolio_id="P1",
+            agreement_id=agreement.id,
+            cutoff=date(2025, 6, 30),
         ),
     )
     close_portfolio(
@@ -50,7 +53,11 @@ def test_cut_and_close_through_the_store(migrated_engine: Engine) -> None:
         assert str(portfolio.total_price.amount) == "1500.00"
         assert uow.portfolios.unavailable("t1") == {"I0", "I1", "I2", "I3"}
         pending = uow.outbox.pending()
-    assert [m.subject for m in pending] == ["ff.event.PortfolioCut", "ff.event.PortfolioClosed"]
+    assert [m.subject for m in pending] == [
+        "ff.event.PortfolioCut",
+        "ff.event.PortfolioClosed",
+        "ff.event.JournalEntryRequested",
+    ]
     closed = json.loads(pending[1].payload)
     assert closed["data"]["price"] == {"amount": "1500.00", "currency": "USD"}
     assert pending[1].event_id == "PortfolioClosed:P1:"

@@ -19,6 +19,8 @@ buyer = "Acme"
 seller = { name = "Firm" }
 kind = "forward_flow"
 period = "monthly"
+starts_on = 2025-01-01
+tenant = "realm-1"
 [trigger]
 min_days_past_due = 120
 max_balance = "1500.00"
@@ -76,6 +78,13 @@ def test_invalid_agreements_name_what_is_wrong(
     with pytest.raises(DomainError, match=r"agreement\.invalid") as error:
         Agreement.from_data(data)
     assert named in str(error.value)
+
+
+def test_a_forward_flow_names_its_company_and_first_period() -> None:
+    data = tomllib.loads(FORWARD, parse_float=Decimal)
+    del data["tenant"]
+    with pytest.raises(DomainError, match="needs starts_on and tenant"):
+        Agreement.from_data(data)
 
 
 def test_a_rate_above_one_is_refused() -> None:

@@ -15,7 +15,11 @@ from handlers.portfolio import close_portfolio, cut_portfolio
 from handlers.testing import FakeAgreementStore, FakeUnitOfWork
 
 CUT = CutPortfolio(
-    command_id="cmd-cut", portfolio_id="P1", agreement_id="acme-spot-2026", cutoff=date(2025, 6, 30)
+    command_id="cmd-cut",
+    tenant="t1",
+    portfolio_id="P1",
+    agreement_id="acme-spot-2026",
+    cutoff=date(2025, 6, 30),
 )
 CLOSE = ClosePortfolio(command_id="cmd-close", portfolio_id="P1", closing=date(2025, 7, 15))
 
@@ -34,35 +38,40 @@ def uow() -> FakeUnitOfWork:
 
 
 def test_cut_then_close_store_the_portfolio_and_its_events(uow: FakeUnitOfWork) -> None:
-    assert cut_portfolio(uow, "t1", CUT) is Outcome.APPLIED
+    assert cut_portfolio(uow, CUT) is Outcome.APPLIED
     assert close_portfolio(uow, CLOSE) is Outcome.APPLIED
     portfolio = uow.portfolios.get("P1")
     assert portfolio is not None
     assert {line.state for line in portfolio.lines.values()} == {ReceivableState.SOLD}
-    assert [type(e).__name__ for e in uow.events.events] == ["PortfolioCut", "PortfolioClosed"]
+    assert [type(e).__name__ for e in uow.events.events] == [
+        "PortfolioCut",
+        "PortfolioClosed",
+        "JournalEntryRequested",
+    ]
 
 
 def test_a_resent_command_is_a_no_op(uow: FakeUnitOfWork) -> None:
-    cut_portfolio(uow, "t1", CUT)
-    assert cut_portfolio(uow, "t1", CUT) is Outcome.DUPLICATE
+    cut_portfolio(uow, CUT)
+    assert cut_portfolio(uow, CUT) is Outcome.DUPLICATE
     assert len(uow.events.events) == 1
 
 
 def test_a_sold_receivable_is_never_cut_again(uow: FakeUnitOfWork) -> None:
-    cut_portfolio(uow, "t1", CUT)
+    cut_portfolio(uow, CUT)
     close_portfolio(uow, CLOSE)
     again = CutPortfolio(
         command_id="cmd-cut-2",
+        tenant="t1",
         portfolio_id="P2",
         agreement_id="acme-spot-2026",
         cutoff=date(2025, 8, 31),
     )
-    cut_portfolio(uow, "t1", again)
+    cut_portfolio(uow, again)
     assert uow.portfolios.get("P2").lines == {}  # type: ignore[union-attr]
 
 
 def test_a_broken_rule_commits_nothing(uow: FakeUnitOfWork) -> None:
-    cut_portfolio(uow, "t1", CUT)
+    cut_portfolio(uow, CUT)
     early = ClosePortfolio(command_id="cmd-early", portfolio_id="P1", closing=date(2025, 6, 1))
     with pytest.raises(RuleViolation, match=r"closing_after_cutoff"):
         close_portfolio(uow, early)
@@ -72,7 +81,11 @@ def test_a_broken_rule_commits_nothing(uow: FakeUnitOfWork) -> None:
 
 def test_an_unknown_agreement_is_a_clear_error(uow: FakeUnitOfWork) -> None:
     unknown = CutPortfolio(
-        command_id="c", portfolio_id="P9", agreement_id="nope", cutoff=date(2025, 6, 30)
+        command_id="c",
+        tenant="t1",
+        portfolio_id="P9",
+        agreement_id="nope",
+        cutoff=date(2025, 6, 30),
     )
     with pytest.raises(RuleViolation, match=r"no agreement nope"):
-        cut_portfolio(uow, "t1", unknown)
+        cut_portfolio(uow, unknown)
