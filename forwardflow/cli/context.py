@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.settings import Settings, SettingsError, load_settings
@@ -30,7 +31,7 @@ class CliState:
             try:
                 self._settings = load_settings(self.config_file)
             except SettingsError as error:
-                err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+                err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
                 raise typer.Exit(code=2) from None
         return self._settings
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +52,7 @@ def demo(
         try:
             result = asyncio.run(run_demo(workdir, step, progress))
         except DemoError as error:
-            err_console.print(f"[bold red]demo failed:[/] {error}")
+            err_console.print(f"[bold red]demo failed:[/] {escape(str(error))}")
             raise typer.Exit(code=1) from None
     if result.valuation:
         console.print(valuation_table(result.valuation))

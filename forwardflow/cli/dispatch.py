@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 
 from debtsale.commands import Command
 from debtsale.errors import DomainError
@@ -42,7 +43,7 @@ TimeoutOption = Annotated[
 
 
 def _refused(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]refused:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]refused:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -76,8 +77,8 @@ def execute(
     try:
         return asyncio.run(send())
     except CommandTimeoutError as error:
-        err_console.print(f"[bold yellow]pending:[/] {error}", highlight=False)
+        err_console.print(f"[bold yellow]pending:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(code=3) from None
     except OSError as error:
-        err_console.print(f"[bold red]broker unreachable:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(code=1) from None

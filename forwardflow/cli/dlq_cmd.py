@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from forwardflow.broker.deadletter import (
@@ -39,7 +40,7 @@ def _with_broker(
     try:
         return asyncio.run(run())
     except OSError as error:
-        err_console.print(f"[bold red]broker unreachable:[/] {error}")
+        err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from debtsale.agreement import PutbackReason
@@ -54,7 +55,7 @@ def _money(text: str | None, currency: str) -> Money | None:
 def _show_request(portfolio: Portfolio, request_id: str) -> None:
     record = portfolio.putbacks[request_id]
     decision = record.decision
-    detail = f" — {decision.rule}: {decision.detail}" if decision.rule else ""
+    detail = f" — {decision.rule}: {escape(decision.detail)}" if decision.rule else ""
     refund = f", refund {decision.refund.amount:,} {portfolio.currency}" if decision.refund else ""
     replacement = f", replaced by {decision.replacement_id}" if decision.replacement_id else ""
     console.print(

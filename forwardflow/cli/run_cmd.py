@@ -7,6 +7,7 @@ import logging
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from forwardflow.cli.context import err_console, state
 from forwardflow.service import Role, SchemaOutdatedError, serve
@@ -26,7 +27,7 @@ def run(
     try:
         asyncio.run(serve(app, role))
     except SchemaOutdatedError as error:
-        err_console.print(f"[bold red]error:[/] {error}")
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     finally:
         app.close()

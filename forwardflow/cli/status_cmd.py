@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from rich.markup import escape
 
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.cli.context import console, err_console, state
@@ -30,7 +31,7 @@ def status(ctx: typer.Context) -> None:
     try:
         asyncio.run(probe())
     except OSError as error:
-        err_console.print(f"[bold red]broker unreachable:[/] {error}")
+        err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None
     if not store.up_to_date:
         raise typer.Exit(code=1)
