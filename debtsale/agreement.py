@@ -28,6 +28,7 @@ __all__ = [
     "Agreement",
     "AgreementKind",
     "CutoffPolicy",
+    "DeliveryTerms",
     "FileLayout",
     "Period",
     "PutbackReason",
@@ -36,6 +37,7 @@ __all__ = [
     "RefundMethod",
     "RemittanceTerms",
     "Trigger",
+    "UploadStrategy",
 ]
 
 
@@ -168,6 +170,7 @@ SALE_FILE_FIELDS: tuple[str, ...] = (
     "original_amount",
     "payments_and_credits_to_cutoff",
     "face_at_cutoff",
+    "face",
     "last_payment_date",
     "last_payment_amount",
     "first_delinquency_date",
@@ -197,6 +200,7 @@ class FileLayout(_Model):
         "original_amount",
         "payments_and_credits_to_cutoff",
         "face_at_cutoff",
+        "face",
         "last_payment_date",
         "last_payment_amount",
         "first_delinquency_date",
@@ -217,6 +221,46 @@ class FileLayout(_Model):
                 "tax_id is sent only where the agreement requires it: "
                 "set tax_id_required = true or drop the column"
             )
+        return self
+
+
+class UploadStrategy(StrEnum):
+    """How a file becomes visible on the buyer's server."""
+
+    TEMP_RENAME = "temp_rename"  # upload to a temporary name, then rename (atomic)
+    DIRECT = "direct"  # write the final name directly (servers that forbid rename)
+    DIRECT_PLUS_DONE_FILE = "direct_plus_done_file"  # direct, then an empty NAME.done
+
+
+_SAFE_NAME = r"^[A-Za-z0-9{}][A-Za-z0-9{}._-]*$"
+
+
+class DeliveryTerms(_Model):
+    """Where and how the sale file goes: the buyer's SFTP server, pinned, and its habits."""
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    host_key: str = Field(
+        description="known_hosts line of the buyer's server, or its SHA256:… fingerprint"
+    )
+    directory: str = "incoming"
+    name_template: str = Field(
+        default="{portfolio_id}-{closing}.csv.pgp", pattern=_SAFE_NAME, max_length=200
+    )
+    strategy: UploadStrategy = UploadStrategy.TEMP_RENAME
+    manifest_first: bool = False
+    armor: bool = False
+    buyer_certificate: str = Field(description="the buyer's OpenPGP certificate file")
+    inbound_directory: str = "putbacks"
+    outbound_directory: str = "results"
+
+    @model_validator(mode="after")
+    def _relative_paths(self) -> Self:
+        for name in ("directory", "inbound_directory", "outbound_directory"):
+            value: str = getattr(self, name)
+            if value.startswith("/") or ".." in value.split("/"):
+                raise ValueError(f"{name} must be relative and stay below the login directory")
         return self
 
 
@@ -247,6 +291,7 @@ class Agreement(_Model):
     putback: PutbackTerms = PutbackTerms()
     remittance: RemittanceTerms = RemittanceTerms()
     file: FileLayout = FileLayout()
+    delivery: DeliveryTerms | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,0 +1,112 @@
+"""Put one file on the buyer's server: pipelined writes, verified size, atomic publish.
+
+Idempotent by content: an identical file already at the final name counts as
+delivered; a different one is never overwritten. A partial temporary file from an
+interrupted attempt is resumed, not restarted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat as stat_mode
+from collections.abc import Callable
+from enum import StrEnum
+
+import paramiko
+
+from debtsale.agreement import UploadStrategy
+from sftp.connection import fsync, server_limits
+from sftp.names import safe_name
+from sftp.salefile import WrittenFile
+
+__all__ = ["Placed", "RemoteConflictError", "place_file", "remote_sha256"]
+
+_READ = 1 << 20
+
+
+class Placed(StrEnum):
+    """What uploading a file did."""
+
+    UPLOADED = "uploaded"
+    RESUMED = "resumed"
+    ALREADY_THERE = "already_there"  # an identical file was at the final name
+
+
+class RemoteConflictError(RuntimeError):
+    """A different file already has the final name; it is never overwritten."""
+
+
+def _size(client: paramiko.SFTPClient, path: str) -> int | None:
+    try:
+        attributes = client.stat(path)
+    except FileNotFoundError:
+        return None
+    if attributes.st_mode is not None and not stat_mode.S_ISREG(attributes.st_mode):
+        raise RemoteConflictError(f"{path} exists on the buyer's server and is not a file")
+    return attributes.st_size or 0
+
+
+def remote_sha256(client: paramiko.SFTPClient, path: str) -> str:
+    """SHA-256 of a remote file, read back (OpenSSH offers no server-side hash)."""
+    digest = hashlib.sha256()
+    with client.open(path, "rb") as handle:
+        handle.prefetch()
+        while chunk := handle.read(_READ):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write(
+    client: paramiko.SFTPClient,
+    local: WrittenFile,
+    path: str,
+    offset: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    write_size = server_limits(client)
+    with client.open(path, "r+b" if offset else "wb") as remote:
+        remote.MAX_REQUEST_SIZE = write_size  # paramiko splits writes at this size
+        remote.set_pipelined(True)
+        remote.seek(offset)
+        with local.path.open("rb") as source:
+            source.seek(offset)
+            while chunk := source.read(_READ):
+                remote.write(chunk)
+                if progress:
+                    progress(len(chunk))
+        remote.flush()
+        fsync(client, remote)
+    written = _size(client, path)
+    if written != local.size:
+        raise OSError(f"{path} holds {written} bytes after upload, expected {local.size}")
+
+
+def place_file(
+    client: paramiko.SFTPClient,
+    local: WrittenFile,
+    directory: str,
+    name: str,
+    strategy: UploadStrategy,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, Placed]:
+    """Upload ``local`` as ``directory/name`` following the buyer's strategy."""
+    final = f"{directory}/{safe_name(name)}" if directory else safe_name(name)
+    held = _size(client, final)
+    if held is not None:
+        if held == local.size and remote_sha256(client, final) == local.sha256:
+            return final, Placed.ALREADY_THERE
+        if strategy is UploadStrategy.TEMP_RENAME or held >= local.size:
+            raise RemoteConflictError(
+                f"{final} already exists on the buyer's server with different content "
+                f"({held} bytes); it was not overwritten — rename or remove it there first"
+            )
+    target = final if strategy is not UploadStrategy.TEMP_RENAME else f"{final}.part"
+    partial = _size(client, target) or 0
+    offset = partial if 0 < partial < local.size else 0
+    _write(client, local, target, offset, progress)
+    if target != final:
+        client.posix_rename(target, final)
+    if strategy is UploadStrategy.DIRECT_PLUS_DONE_FILE:
+        with client.open(f"{final}.done", "wb"):
+            pass
+    return final, Placed.RESUMED if offset else Placed.UPLOADED
