@@ -46,6 +46,11 @@ class BuyerGpg:
         listing = self.run("--with-colons", "--list-keys", uid).stdout.decode()
         return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
 
+    def export_public(self, fingerprint: str, path: Path) -> Path:
+        """Write the armored public key (what the buyer gives the seller) to ``path``."""
+        path.write_bytes(self.run("--armor", "--export", fingerprint).stdout)
+        return path
+
     def import_key(self, armored: bytes) -> None:
         """Import a public or secret key as a buyer would (``gpg --import``)."""
         self.run("--import", stdin=armored)
@@ -53,4 +58,4 @@ class BuyerGpg:
     def decrypt(self, path: Path) -> tuple[bytes, str]:
         """``gpg --decrypt`` the file; return the plaintext and gpg's status lines."""
         result = self.run("--status-fd", "2", "--decrypt", str(path))
-        return result.stdout, result.stderr.decode()
+        return result.stdout, result.stderr.decode("utf-8", errors="replace")

@@ -62,6 +62,16 @@ class LoopbackSshd:
         return self.root / "sshd.log"
 
     @property
+    def home(self) -> Path:
+        """Where SFTP sessions start: relative remote paths resolve here."""
+        return self.root / "sftp-home"
+
+    @property
+    def pin(self) -> str:
+        """The known_hosts line a client pins this server with."""
+        return f"[127.0.0.1]:{self.port} {self.host_public_key}"
+
+    @property
     def pid(self) -> int | None:
         """The listening sshd's pid."""
         return self._process.pid if self._process else None
@@ -74,6 +84,7 @@ class LoopbackSshd:
     def start(self) -> Self:
         """Write keys and config, start sshd and wait for its SSH banner."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(exist_ok=True)
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege-separation dir
         _keygen(self.host_key)
         _keygen(self.client_key)
@@ -96,7 +107,7 @@ class LoopbackSshd:
                     "PermitRootLogin prohibit-password",
                     "UsePAM no",
                     "StrictModes no",
-                    "Subsystem sftp internal-sftp",
+                    f"Subsystem sftp internal-sftp -d {self.home}",
                     "",
                 ]
             )
