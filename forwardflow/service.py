@@ -38,6 +38,7 @@ class Role(StrEnum):
     HANDLERS = "handlers"
     RELAY = "relay"
     SCHEDULER = "scheduler"
+    DELIVERY = "delivery"
 
 
 class SchemaOutdatedError(RuntimeError):
@@ -91,7 +92,12 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
         loop.add_signal_handler(signum, stop.set)
 
     def make(servers: list[str]) -> NatsBroker:
-        return build_broker(app, servers, handlers=role in (Role.ALL, Role.HANDLERS))
+        return build_broker(
+            app,
+            servers,
+            handlers=role in (Role.ALL, Role.HANDLERS),
+            delivery=role in (Role.ALL, Role.DELIVERY),
+        )
 
     try:
         async with connect_broker(app.settings, make, start=True) as connection:

@@ -143,6 +143,28 @@ class HttpSettings(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
 
 
+class DeliverySettings(_Section):
+    """Sale-file delivery: the seller's keys and how hard to try."""
+
+    seller_key: Path | None = Field(
+        default=None,
+        description="The seller's OpenPGP signing key; unset: DATA_DIR/keys/seller.pgp "
+        "(generated on first use)",
+    )
+    seller_user_id: str = Field(
+        default="forwardflow seller <sales@localhost>",
+        description="User id of a generated seller key (the firm's name and address).",
+    )
+    ssh_key: Path | None = Field(
+        default=None,
+        description="The SSH key forwardflow logs in to buyers with; unset: "
+        "DATA_DIR/keys/ssh_ed25519 (generated on first use)",
+    )
+    attempts: int = Field(
+        default=5, ge=1, le=20, description="Upload attempts, each on a fresh connection."
+    )
+
+
 class ScheduleSettings(_Section):
     """The forward-flow scheduler that cuts and closes tranches per agreement period."""
 
@@ -184,6 +206,7 @@ class Settings(BaseSettings):
     quickbooks: QuickBooksSettings = QuickBooksSettings()
     http: HttpSettings = HttpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    delivery: DeliverySettings = DeliverySettings()
     log: LogSettings = LogSettings()
 
     @field_validator("secret_key")

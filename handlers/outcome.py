@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     STALE = "stale"  # an older version than the one held: ignored
     DUPLICATE = "duplicate"  # this event or command id was applied before: a redelivery
+    SKIPPED = "skipped"  # nothing to do for this message here (e.g. no delivery configured)
 
 
 def load_portfolio(uow: UnitOfWork, portfolio_id: str) -> Portfolio:

@@ -87,6 +87,7 @@ class Receipt:
     started_at: str = ""
     finished_at: str = ""
     error: str = ""
+    final: bool = False  # the failure needs an operator (pin, key, conflicting file)
 
     def as_data(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -230,6 +231,7 @@ def deliver(
         )
     except _FINAL as error:
         receipt.error = f"{type(error).__name__}: {error}"
+        receipt.final = True
     receipt.finished_at = _now()
     return receipt
 

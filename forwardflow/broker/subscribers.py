@@ -9,6 +9,8 @@ on the last allowed delivery, so nothing is ever dropped silently.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +28,7 @@ from forwardflow.broker.commands import REPLY_TO, CommandAnswer, read_command
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
+from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_HANDLER, handle_command
 
@@ -34,18 +37,26 @@ __all__ = [
     "build_broker",
     "ledger_backlog",
     "register_command_subscriber",
+    "register_delivery_subscriber",
     "register_ledger_subscribers",
 ]
 
 log = logging.getLogger("forwardflow.handlers")
 
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (DomainError,)
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (DomainError, *FINAL_DELIVERY_ERRORS)
 """Errors that no retry can fix: the message is dead-lettered at once."""
 
 
 def _backoff(delivered: int) -> float:
     """Seconds before the next try: 1, 2, 4 … capped at 30."""
     return float(min(30, 2 ** max(0, delivered - 1)))
+
+
+async def _keep_alive(raw: Any, ack_wait: float) -> None:
+    """Tell the server a long job is still running, so it is not redelivered meanwhile."""
+    while True:
+        await asyncio.sleep(ack_wait / 2)
+        await raw.in_progress()
 
 
 Process = Callable[[bytes], Awaitable[tuple[Outcome, str]]]
@@ -96,6 +107,7 @@ def _durable_handler(
                 reason.split(":", 1)[0],
             )
 
+        heartbeat = asyncio.create_task(_keep_alive(raw, app.settings.broker.ack_wait_seconds))
         try:
             outcome, message_id = await process(raw.data)
         except PERMANENT_ERRORS as error:
@@ -114,6 +126,8 @@ def _durable_handler(
             )
             await message.nack(delay=_backoff(delivered))
             return
+        finally:
+            heartbeat.cancel()
         await message.ack()
         await answer(outcome.value)
         log.info("handled event_id=%s consumer=%s outcome=%s", message_id, consumer, outcome)
@@ -201,8 +215,46 @@ def register_command_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     )
 
 
-def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True) -> NatsBroker:
-    """A NATS broker for forwardflow, with the ledger subscribers unless ``handlers=False``.
+def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
+    """Deliver each closed portfolio's sale file to its buyer (when the agreement says where).
+
+    Uploads run on a thread; a heartbeat keeps a long upload from being redelivered.
+    A delivery that needs an operator (wrong pin or key, conflicting file, totals that
+    do not tie out) is dead-lettered at once; transient failures are retried.
+    """
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        try:
+            envelope = json.loads(body)
+            portfolio_id = str(envelope["data"]["portfolio_id"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise DomainError("event.shape", f"not a PortfolioClosed event: {error}") from None
+        event_id = f"PortfolioClosed:{portfolio_id}:"
+        with app.unit_of_work() as uow:
+            portfolio = uow.portfolios.get(portfolio_id)
+            agreement = uow.agreements.get(portfolio.agreement_id) if portfolio else None
+        if agreement is None or agreement.delivery is None:
+            log.info("no delivery configured portfolio_id=%s", portfolio_id)
+            return Outcome.SKIPPED, event_id
+        await asyncio.to_thread(deliver_portfolio, app, portfolio_id)
+        return Outcome.APPLIED, event_id
+
+    _subscribe(
+        broker,
+        app,
+        stream=app.topology.stream("EVENTS"),
+        subject=app.topology.event_subject("PortfolioClosed"),
+        consumer=f"{app.topology.prefix}_delivery",
+        process=process,
+        title="sale-file delivery",
+        description="Delivers the sale file of every closed portfolio to its buyer.",
+    )
+
+
+def build_broker(
+    app: Forwardflow, servers: list[str], *, handlers: bool = True, delivery: bool = False
+) -> NatsBroker:
+    """A NATS broker for forwardflow: ledger and command subscribers, delivery if asked.
 
     FastStream's own per-message access log is at DEBUG: the handlers log one line per
     event with its id and outcome instead.
@@ -211,6 +263,8 @@ def build_broker(app: Forwardflow, servers: list[str], *, handlers: bool = True)
     if handlers:
         register_ledger_subscribers(broker, app)
         register_command_subscriber(broker, app)
+    if delivery:
+        register_delivery_subscriber(broker, app)
     return broker
 
 

@@ -11,6 +11,7 @@ from forwardflow import __version__
 from forwardflow.cli.config_cmd import config_app
 from forwardflow.cli.context import CliState, console
 from forwardflow.cli.db_cmd import db_app
+from forwardflow.cli.deliver_cmd import buyer_app, deliver, deliveries
 from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
 from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
@@ -36,9 +37,12 @@ app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(receivable_app, name="receivable")
 app.add_typer(putback_app, name="putback")
 app.add_typer(remittance_app, name="remittance")
+app.add_typer(buyer_app, name="buyer")
 app.command("status")(status)
 app.command("run")(run)
 app.command("schedule")(schedule)
+app.command("deliver")(deliver)
+app.command("deliveries")(deliveries)
 app.command("demo")(demo)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 __all__ = [
     "agreements",
+    "deliveries",
     "inbox",
     "ledger_entities",
     "metadata",
@@ -114,4 +115,17 @@ receivable_flags = Table(
     PrimaryKeyConstraint("tenant", "receivable_id", "reason"),
     comment="Exclusion facts the firm recorded (bankruptcy, dispute …): such a receivable "
     "is never cut and is removed from a live sale.",
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("portfolio_id", String(64), primary_key=True),
+    Column("agreement_id", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("receipt", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="The last delivery receipt of each portfolio's sale file: remote paths, sizes, "
+    "hashes, attempts and times.",
 )

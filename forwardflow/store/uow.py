@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from debtsale.events import DomainEvent
 from debtsale.reports import as_data
+from forwardflow.store.deliveries import SqlDeliveryStore
 from forwardflow.store.driver import driver_statement
 from forwardflow.store.flags import SqlFlagStore
 from forwardflow.store.ledger import SqlLedgerStore
@@ -185,6 +186,7 @@ class SqlUnitOfWork:
         self.agreements = SqlAgreementStore(self._connection)
         self.portfolios = SqlPortfolioStore(self._connection)
         self.flags = SqlFlagStore(self._connection)
+        self.deliveries = SqlDeliveryStore(self._connection)
         self.events = EventOutbox(self.outbox, self._event_subject)
         return self
 

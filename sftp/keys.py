@@ -1,0 +1,34 @@
+"""The SSH key forwardflow logs in to buyers with: generated once, private part 0600."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+__all__ = ["ensure_ssh_key"]
+
+
+def ensure_ssh_key(path: Path, comment: str = "forwardflow") -> str:
+    """The public line (``ssh-ed25519 AAAA… comment``) of the key at ``path``, made if absent.
+
+    The buyer adds this line to its authorized keys; ``path.pub`` holds it too.
+    """
+    public_path = path.with_name(path.name + ".pub")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        private = key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(private)
+        public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
+        public_path.write_text(f"{public.decode()} {comment}\n", encoding="utf-8")
+    return public_path.read_text(encoding="utf-8").strip()

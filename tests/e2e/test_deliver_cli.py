@@ -1,0 +1,88 @@
+"""Delivery from the command line and by the running service, to a real sshd, read by gpg."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from debtsale.agreement import sample_agreement_text
+from forwardflow.testing.gpg import BuyerGpg
+from forwardflow.testing.sshd import LoopbackSshd
+from tests.e2e.test_cli import FORWARDFLOW, run
+from tests.e2e.test_portfolio_cli import CUT_P1, _seed
+
+pytestmark = [pytest.mark.sshd, pytest.mark.gpg]
+
+
+def _buyer(folder: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg) -> None:
+    """The agreement with the buyer's SFTP server and certificate; our key authorised there."""
+    _seed(folder)
+    fingerprint = buyer_gpg.generate_key("Acme Recovery <files@acme.test>")
+    buyer_gpg.export_public(fingerprint, folder / ".forwardflow" / "acme.asc")
+    (sshd.home / "incoming").mkdir()
+    delivery = (
+        "\n[delivery]\n"
+        'host = "127.0.0.1"\n'
+        f"port = {sshd.port}\n"
+        f'username = "{sshd.user}"\n'
+        f'host_key = "{sshd.pin}"\n'
+        'buyer_certificate = "acme.asc"\n'
+    )
+    (folder / "agreement.toml").write_text(sample_agreement_text() + delivery)
+    assert run("agreement", "add", "agreement.toml", cwd=folder).returncode == 0
+    shown = json.loads(run("buyer", "show", "acme-spot-2026", "--json", cwd=folder).stdout)
+    assert shown["buyer_fingerprint"] == fingerprint
+    buyer_gpg.import_key(Path(shown["seller_certificate"]).read_bytes())
+    authorized = sshd.root / "authorized_keys"
+    authorized.write_text(authorized.read_text() + shown["our_ssh_key"] + "\n")
+
+
+def test_deliver_by_hand_then_again(
+    tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg
+) -> None:
+    _buyer(tmp_path, sshd, buyer_gpg)
+    for args in (CUT_P1, ("portfolio", "close", "P1", "--closing", "2025-07-15")):
+        assert run(*args, cwd=tmp_path).returncode == 0
+    delivered = run("deliver", "P1", cwd=tmp_path)
+    assert delivered.returncode == 0, delivered.stderr
+    assert "incoming/P1-2025-07-15.csv.pgp" in delivered.stdout
+    again = run("deliver", "P1", cwd=tmp_path)
+    assert "already_there" in again.stdout
+    receipts = json.loads(run("deliveries", "--json", cwd=tmp_path).stdout)
+    assert receipts[0]["status"] == "delivered"
+    assert receipts[0]["attempts_total"] == 2
+    plaintext, status = buyer_gpg.decrypt(sshd.home / "incoming" / "P1-2025-07-15.csv.pgp")
+    assert plaintext.count(b"\r\n") == 7  # header + 6 receivables
+    assert "DECRYPTION_OKAY" in status
+    assert "GOODSIG" in status
+
+
+def test_the_service_delivers_when_a_portfolio_closes(
+    tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg
+) -> None:
+    _buyer(tmp_path, sshd, buyer_gpg)
+    assert run(*CUT_P1, cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    log = tmp_path / "service.log"
+    service = subprocess.Popen(
+        [FORWARDFLOW, "run"], cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    target = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.manifest.json"
+    try:
+        closed = run("portfolio", "close", "P1", "--closing", "2025-07-15", cwd=tmp_path)
+        assert closed.returncode == 0, closed.stderr
+        deadline = time.monotonic() + 60
+        while not target.exists():
+            assert service.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=30) == 0
+    assert json.loads(target.read_text())["record_count"] == 6
