@@ -19,6 +19,7 @@ from forwardflow.delivery import (
     deliver_portfolio,
     delivery_terms,
 )
+from forwardflow.inbound import process_buyer_inbox
 from sftp.connection import pinned_fingerprint
 from sftp.deliver import DeliveryError
 from sftp.names import UnsafeNameError
@@ -127,4 +128,34 @@ def buyer_show(
     table.add_column()
     for key, value in shown.items():
         table.add_row(key.replace("_", " "), escape(value))
+    console.print(table)
+
+
+@buyer_app.command("inbox")
+def buyer_inbox(
+    ctx: typer.Context,
+    agreement_id: Annotated[str, typer.Argument(metavar="AGREEMENT")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Apply the put-back request files in the buyer's inbound folder and answer each one."""
+    results = query(ctx, lambda app: process_buyer_inbox(app, agreement_id))
+    if as_json:
+        print_json([{"name": r.name, "rows": r.rows} for r in results])
+        return
+    if not results:
+        console.print("no request files waiting")
+        return
+    table = Table(title=f"{len(results)} request file(s) processed")
+    for column in ("file", "line", "receivable", "status", "rule", "detail"):
+        table.add_column(column)
+    for result in results:
+        for row in result.rows:
+            table.add_row(
+                result.name,
+                row.get("line", ""),
+                row.get("receivable_id", ""),
+                row.get("status", ""),
+                row.get("rule", ""),
+                escape(row.get("detail", "")[:80]),
+            )
     console.print(table)

@@ -34,7 +34,8 @@ def _buyer(folder: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg) -> None:
         f'host_key = "{sshd.pin}"\n'
         'buyer_certificate = "acme.asc"\n'
     )
-    (folder / "agreement.toml").write_text(sample_agreement_text() + delivery)
+    small_sale = sample_agreement_text().replace("cap_percent = 10", "cap_percent = 50")
+    (folder / "agreement.toml").write_text(small_sale + delivery)
     assert run("agreement", "add", "agreement.toml", cwd=folder).returncode == 0
     shown = json.loads(run("buyer", "show", "acme-spot-2026", "--json", cwd=folder).stdout)
     assert shown["buyer_fingerprint"] == fingerprint
@@ -86,3 +87,48 @@ def test_the_service_delivers_when_a_portfolio_closes(
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0
     assert json.loads(target.read_text())["record_count"] == 6
+
+
+def test_the_buyers_putback_files_are_applied_and_answered(
+    tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg
+) -> None:
+    _buyer(tmp_path, sshd, buyer_gpg)
+    for args in (CUT_P1, ("portfolio", "close", "P1", "--closing", "2025-07-15")):
+        assert run(*args, cwd=tmp_path).returncode == 0
+    inbound = sshd.home / "putbacks"
+    inbound.mkdir()
+    header = "portfolio_id,receivable_id,reason,evidence_reference,request_date,fact_date\r\n"
+    (inbound / "req-001.csv").write_text(
+        header
+        + "P1,I1,bankruptcy,25-10001,2025-08-01,2025-07-01\r\n"
+        + "P1,I9,dispute,,2025-08-01,2025-07-01\r\n"
+    )
+    (inbound / "req-002.csv").write_text(
+        header + "P1,I2,fraud,,2025-08-01,2025-07-01\r\nP1,I3,fraud,,01/08/2025,\r\n"
+    )
+    done = run("buyer", "inbox", "acme-spot-2026", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = {r["name"]: r["rows"] for r in json.loads(done.stdout)}
+    first = results["req-001.csv"]
+    assert [(r["receivable_id"], r["status"]) for r in first] == [
+        ("I1", "pending"),
+        ("I9", "rejected"),
+    ]
+    assert results["req-001.csv"][1]["rule"] == "putback.receivable_sold"
+    (problem,) = results["req-002.csv"]
+    assert problem["line"] == "3"
+    assert "request_date '01/08/2025' is not a date" in problem["detail"]
+    answers = sshd.home / "results"
+    assert "pending" in (answers / "req-001.csv.result.csv").read_text()
+    assert "file.malformed" in (answers / "req-002.csv.result.csv").read_text()
+    assert sorted(p.name for p in (inbound / "processed").iterdir()) == [
+        "req-001.csv",
+        "req-002.csv",
+    ]
+    again = run("buyer", "inbox", "acme-spot-2026", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout) == []
+    putbacks = json.loads(run("putback", "list", "P1", "--json", cwd=tmp_path).stdout)
+    assert [(r["receivable_id"], r["status"]) for r in putbacks["rows"]] == [
+        ("I1", "pending"),
+        ("I9", "rejected"),
+    ]  # on record once each, though the inbox ran twice
