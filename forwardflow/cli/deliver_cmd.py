@@ -11,8 +11,7 @@ from rich.table import Table
 
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console, err_console
-from forwardflow.cli.dispatch import JsonFlag, query
-from forwardflow.cli.portfolio_cmd import print_json
+from forwardflow.cli.dispatch import JsonFlag, print_json, query
 from forwardflow.delivery import (
     DeliveryFailedError,
     buyer_keys,

@@ -1,4 +1,4 @@
-"""Running a command from the CLI: in-process against the store, or through the service.
+"""Running a command from the CLI (in-process, or through the service) and shared CLI helpers.
 
 In-process is the default (the CLI shares the service's database). With ``--via-service``
 the command is published to the COMMANDS stream and the CLI waits for the running
@@ -8,23 +8,33 @@ service's answer; either way the same registered handler applies it exactly once
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
 
 from debtsale.commands import Command
 from debtsale.errors import DomainError
+from debtsale.portfolio import Portfolio
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.commands import CommandTimeoutError, send_command
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.topology import Topology
-from forwardflow.cli.context import err_console, state
+from forwardflow.cli.context import console, err_console, state
 from handlers.outcome import Outcome
 from handlers.registry import handle_command
 
-__all__ = ["JsonFlag", "TimeoutOption", "ViaServiceFlag", "execute", "query"]
+__all__ = [
+    "JsonFlag",
+    "TimeoutOption",
+    "ViaServiceFlag",
+    "execute",
+    "portfolio_of",
+    "print_json",
+    "query",
+]
 
 T = TypeVar("T")
 
@@ -82,3 +92,17 @@ def execute(
     except OSError as error:
         err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(code=1) from None
+
+
+def portfolio_of(app: Forwardflow, portfolio_id: str) -> Portfolio:
+    """The stored portfolio; an unknown id is a clear refusal."""
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get(portfolio_id)
+    if portfolio is None:
+        raise DomainError("portfolio.known", f"no portfolio {portfolio_id}")
+    return portfolio
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as highlighted JSON."""
+    console.print_json(json.dumps(data))

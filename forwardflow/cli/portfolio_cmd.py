@@ -8,7 +8,6 @@ nothing twice.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -18,37 +17,30 @@ import typer
 from rich.table import Table
 
 from debtsale.commands import ClosePortfolio, CutPortfolio, RemoveReceivable
-from debtsale.errors import DomainError
 from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.valuation import value_receivables
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
-from forwardflow.cli.dispatch import JsonFlag, TimeoutOption, ViaServiceFlag, execute, query
+from forwardflow.cli.dispatch import (
+    JsonFlag,
+    TimeoutOption,
+    ViaServiceFlag,
+    execute,
+    portfolio_of,
+    print_json,
+    query,
+)
 from forwardflow.cli.render import reconciliation_table, valuation_table
 from handlers.outcome import Outcome
 
-__all__ = ["agreement_app", "portfolio_app", "portfolio_of", "print_json"]
+__all__ = ["agreement_app", "portfolio_app"]
 
 agreement_app = typer.Typer(help="Add and list sale agreements.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="Cut, close and report on portfolios.", no_args_is_help=True)
 
 DateOption = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD.")]
-
-
-def portfolio_of(app: Forwardflow, portfolio_id: str) -> Portfolio:
-    """The stored portfolio; an unknown id is a clear refusal."""
-    with app.unit_of_work() as uow:
-        portfolio = uow.portfolios.get(portfolio_id)
-    if portfolio is None:
-        raise DomainError("portfolio.known", f"no portfolio {portfolio_id}")
-    return portfolio
-
-
-def print_json(data: Any) -> None:
-    """Print ``data`` as highlighted JSON."""
-    console.print_json(json.dumps(data))
 
 
 @agreement_app.command("add")

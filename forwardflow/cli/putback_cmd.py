@@ -16,8 +16,15 @@ from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.reports import PutbackLedger, as_data
 from forwardflow.cli.context import console
-from forwardflow.cli.dispatch import JsonFlag, TimeoutOption, ViaServiceFlag, execute, query
-from forwardflow.cli.portfolio_cmd import portfolio_of, print_json
+from forwardflow.cli.dispatch import (
+    JsonFlag,
+    TimeoutOption,
+    ViaServiceFlag,
+    execute,
+    portfolio_of,
+    print_json,
+    query,
+)
 from forwardflow.clock import today
 
 __all__ = ["putback_app"]

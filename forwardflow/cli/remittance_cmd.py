@@ -15,8 +15,15 @@ from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport, as_data
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
-from forwardflow.cli.dispatch import JsonFlag, TimeoutOption, ViaServiceFlag, execute, query
-from forwardflow.cli.portfolio_cmd import portfolio_of, print_json
+from forwardflow.cli.dispatch import (
+    JsonFlag,
+    TimeoutOption,
+    ViaServiceFlag,
+    execute,
+    portfolio_of,
+    print_json,
+    query,
+)
 from forwardflow.clock import today
 
 __all__ = ["remittance_app", "statement_of"]
