@@ -21,6 +21,7 @@ from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
+from forwardflow.inbound import process_buyer_inbox
 from forwardflow.store import current_revision, head_revision
 from handlers.schedule import run_schedule
 
@@ -78,6 +79,21 @@ async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
+    """Apply buyers' put-back files as they arrive, for every agreement with a delivery."""
+    interval = app.settings.delivery.inbox_poll_seconds
+    while interval and not stop.is_set():
+        with app.unit_of_work() as uow:
+            agreements = [a.id for a in uow.agreements.list() if a.delivery is not None]
+        for agreement_id in agreements:
+            try:
+                await asyncio.to_thread(process_buyer_inbox, app, agreement_id)
+            except Exception:  # one buyer's server being down must not stop the others
+                log.exception("reading the buyer's inbox failed agreement=%s", agreement_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
     revision, head = current_revision(app.engine), head_revision()
@@ -107,6 +123,8 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
                 tasks.append(asyncio.create_task(_relay_forever(app, connection.broker, stop)))
             if role in (Role.ALL, Role.SCHEDULER):
                 tasks.append(asyncio.create_task(_schedule_forever(app, stop)))
+            if role in (Role.ALL, Role.DELIVERY):
+                tasks.append(asyncio.create_task(_poll_inboxes_forever(app, stop)))
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             await asyncio.gather(*tasks)

@@ -163,6 +163,11 @@ class DeliverySettings(_Section):
     attempts: int = Field(
         default=5, ge=1, le=20, description="Upload attempts, each on a fresh connection."
     )
+    inbox_poll_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often the service reads buyers' put-back files; 0 turns it off.",
+    )
 
 
 class ScheduleSettings(_Section):

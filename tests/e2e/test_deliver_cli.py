@@ -64,12 +64,22 @@ def test_deliver_by_hand_then_again(
     assert "GOODSIG" in status
 
 
-def test_the_service_delivers_when_a_portfolio_closes(
+def _wait_for(path: Path, service: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert service.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
+def test_the_service_delivers_on_close_and_answers_put_back_files(
     tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg
 ) -> None:
     _buyer(tmp_path, sshd, buyer_gpg)
     assert run(*CUT_P1, cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    env["FORWARDFLOW_DELIVERY__INBOX_POLL_SECONDS"] = "0.5"
+    (sshd.home / "putbacks").mkdir()
     log = tmp_path / "service.log"
     service = subprocess.Popen(
         [FORWARDFLOW, "run"], cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -78,11 +88,12 @@ def test_the_service_delivers_when_a_portfolio_closes(
     try:
         closed = run("portfolio", "close", "P1", "--closing", "2025-07-15", cwd=tmp_path)
         assert closed.returncode == 0, closed.stderr
-        deadline = time.monotonic() + 60
-        while not target.exists():
-            assert service.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        _wait_for(target, service, log)
+        (sshd.home / "putbacks" / "req-9.csv").write_text(
+            "portfolio_id,receivable_id,reason,evidence_reference,request_date\r\n"
+            "P1,I1,fraud,,2025-08-01\r\n"
+        )
+        _wait_for(sshd.home / "results" / "req-9.csv.result.csv", service, log)
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0
