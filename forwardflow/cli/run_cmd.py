@@ -17,9 +17,12 @@ __all__ = ["run"]
 
 def run(
     ctx: typer.Context,
-    role: Annotated[Role, typer.Option("--role", help="Run one part only.")] = Role.ALL,
+    role: Annotated[
+        Role,
+        typer.Option("--role", help="Run one part only (handlers, relay, scheduler, delivery)."),
+    ] = Role.ALL,
 ) -> None:
-    """Run the service: ledger subscribers and the outbox relay, until SIGTERM."""
+    """Run the service: subscribers, outbox relay, scheduler and delivery, until SIGTERM."""
     app = state(ctx).app()
     logging.basicConfig(
         level=app.settings.log.level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
