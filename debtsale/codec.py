@@ -6,6 +6,7 @@ the other. Money travels as decimal strings, dates as ISO strings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,8 +92,24 @@ def _float_path(value: object, path: str = "data") -> str | None:
     return None
 
 
-def decode(envelope: Mapping[str, Any]) -> Any:
-    """The message an envelope carries; a malformed one raises naming what is wrong."""
+def _refuse_float(text: str) -> Any:
+    raise DomainError("codec.no_floats", f"{text} is a JSON float; send amounts as decimal strings")
+
+
+def load_json(body: bytes | str) -> Any:
+    """Parse a message body, refusing JSON floats as they are read (no second pass)."""
+    try:
+        return json.loads(body, parse_float=_refuse_float)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DomainError("envelope.json", f"body is not JSON: {error}") from None
+
+
+def decode(envelope: Mapping[str, Any], *, floats_refused: bool = False) -> Any:
+    """The message an envelope carries; a malformed one raises naming what is wrong.
+
+    ``floats_refused``: the envelope came from ``load_json``, which already refused
+    floats, so the walk looking for them is skipped.
+    """
     name = envelope.get("type")
     cls = MESSAGE_TYPES.get(str(name))
     if cls is None:
@@ -100,7 +117,7 @@ def decode(envelope: Mapping[str, Any]) -> Any:
     data = envelope.get("data")
     if not isinstance(data, Mapping):
         raise DomainError("codec.data", f"{name}: 'data' must be an object")
-    where = _float_path(data)
+    where = None if floats_refused else _float_path(data)
     if where:
         raise DomainError(
             "codec.no_floats", f"{name}: {where} is a JSON float; send amounts as decimal strings"

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from faststream.nats import NatsBroker
 
-from debtsale.codec import decode, encode
+from debtsale.codec import decode, encode, load_json
 from debtsale.commands import Command
 from debtsale.errors import DomainError
 from forwardflow.broker.envelope import EVENT_ID
@@ -67,13 +66,10 @@ def command_message(topology: Topology, command: Command) -> tuple[str, bytes, d
 
 def read_command(body: bytes) -> Command:
     """The command in a body; anything else raises DomainError with the reason."""
-    try:
-        envelope: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DomainError("envelope.json", f"body is not JSON: {error}") from None
+    envelope = load_json(body)
     if not isinstance(envelope, dict):
         raise DomainError("envelope.shape", "body must be a JSON object")
-    command = decode(envelope)
+    command = decode(envelope, floats_refused=True)
     if not isinstance(command, Command):
         raise DomainError("command.type", f"{type(command).__name__} is not a command")
     return command

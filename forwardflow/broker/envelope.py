@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from debtsale.changes import CustomerMerged, LedgerChange
-from debtsale.codec import decode, encode
+from debtsale.codec import decode, encode, load_json
 from debtsale.errors import DomainError
 from debtsale.ledger import entity_of
 from forwardflow.broker.topology import Topology
@@ -49,13 +49,10 @@ def ledger_message(
 
 def read_envelope(body: bytes) -> tuple[str, Any]:
     """The tenant and message of a body; malformed input raises DomainError with the reason."""
-    try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DomainError("envelope.json", f"body is not JSON: {error}") from None
+    envelope = load_json(body)
     if not isinstance(envelope, dict):
         raise DomainError("envelope.shape", "body must be a JSON object")
     tenant = envelope.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise DomainError("envelope.tenant", "missing 'tenant'")
-    return tenant, decode(envelope)
+    return tenant, decode(envelope, floats_refused=True)

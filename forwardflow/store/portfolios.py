@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, update
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from debtsale.agreement import Agreement
 from debtsale.codec import decode_portfolio, encode_portfolio
 from debtsale.errors import RuleViolation
 from debtsale.lifecycle import ReceivableState
 from debtsale.portfolio import Portfolio, PortfolioStatus
+from forwardflow.store.driver import driver_statement
 from forwardflow.store.tables import agreements, portfolios
 
 __all__ = ["SqlAgreementStore", "SqlPortfolioStore"]
@@ -23,6 +26,13 @@ _UNAVAILABLE = frozenset(
         ReceivableState.PUTBACK_REJECTED,
     }
 )
+
+
+def _any_closed(dialect_name: str) -> Any:
+    return select(portfolios.c.id).where(
+        portfolios.c.tenant == bindparam("tenant"),
+        portfolios.c.status == bindparam("status"),
+    )  # no LIMIT: it would compile to a bound parameter; first() reads one row anyway
 
 
 class SqlAgreementStore:
@@ -97,6 +107,10 @@ class SqlPortfolioStore:
 
     def closed(self, tenant: str) -> list[Portfolio]:
         """The tenant's sold portfolios (one indexed lookup; usually none)."""
+        probe = driver_statement("portfolios.any_closed", self._connection, _any_closed)
+        closed = {"tenant": tenant, "status": PortfolioStatus.CLOSED.value}
+        if probe.first(self._connection, closed) is None:
+            return []  # the common case, on every payment: no SQLAlchemy statement built
         statement = (
             select(portfolios.c.document)
             .where(

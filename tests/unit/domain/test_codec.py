@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from debtsale.agreement import PutbackReason
-from debtsale.codec import MESSAGE_TYPES, decode, encode
+from debtsale.codec import MESSAGE_TYPES, decode, encode, load_json
 from debtsale.commands import ClosePortfolio, RequestPutback
 from debtsale.errors import DomainError
 from debtsale.testing import LedgerBuilder, usd
@@ -83,6 +83,15 @@ def test_a_float_amount_is_refused() -> None:
     envelope["data"]["allocations"][0]["amount"]["amount"] = 50.1
     with pytest.raises(DomainError, match=r"codec\.no_floats"):
         decode(envelope)
+
+
+def test_a_float_in_a_message_body_is_refused_as_it_is_read() -> None:
+    body = json.dumps(encode(_every_change()[2])).replace('"50.00"', "50.1")
+    assert "50.1" in body
+    with pytest.raises(DomainError, match=r"codec\.no_floats.*50\.1 is a JSON float"):
+        decode(load_json(body), floats_refused=True)
+    with pytest.raises(DomainError, match=r"envelope\.json"):
+        load_json(b"{not json")
 
 
 def test_a_bad_currency_is_refused_as_invalid() -> None:
