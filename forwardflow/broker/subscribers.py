@@ -64,7 +64,13 @@ Process = Callable[[bytes], Awaitable[tuple[Outcome, str]]]
 
 
 def _durable_handler(
-    broker: NatsBroker, app: Forwardflow, consumer: str, max_deliver: int, process: Process
+    broker: NatsBroker,
+    app: Forwardflow,
+    consumer: str,
+    max_deliver: int,
+    process: Process,
+    *,
+    long_running: bool = False,
 ) -> Callable[[NatsMessage], Awaitable[None]]:
     """Ack after commit, dead-letter what can never work, retry the rest with backoff.
 
@@ -107,7 +113,11 @@ def _durable_handler(
                 reason.split(":", 1)[0],
             )
 
-        heartbeat = asyncio.create_task(_keep_alive(raw, app.settings.broker.ack_wait_seconds))
+        heartbeat = (
+            asyncio.create_task(_keep_alive(raw, app.settings.broker.ack_wait_seconds))
+            if long_running
+            else None
+        )
         try:
             outcome, message_id = await process(raw.data)
         except PERMANENT_ERRORS as error:
@@ -127,7 +137,8 @@ def _durable_handler(
             await message.nack(delay=_backoff(delivered))
             return
         finally:
-            heartbeat.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
         await message.ack()
         await answer(outcome.value)
         log.info("handled event_id=%s consumer=%s outcome=%s", message_id, consumer, outcome)
@@ -145,8 +156,13 @@ def _subscribe(
     process: Process,
     title: str,
     description: str,
+    long_running: bool = False,
 ) -> None:
-    """One durable pull consumer with explicit acks and at most one message in flight."""
+    """One durable pull consumer with explicit acks and at most one message in flight.
+
+    ``long_running`` handlers (uploads) tell the server they are still at work every
+    half ``ack_wait``; quick ones skip that per-message cost.
+    """
     max_deliver = app.settings.broker.max_deliver
     broker.subscriber(
         subject,
@@ -165,7 +181,7 @@ def _subscribe(
         ack_policy=AckPolicy.MANUAL,
         title=title,
         description=description,
-    )(_durable_handler(broker, app, consumer, max_deliver, process))
+    )(_durable_handler(broker, app, consumer, max_deliver, process, long_running=long_running))
 
 
 def register_ledger_subscribers(
@@ -248,6 +264,7 @@ def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
         process=process,
         title="sale-file delivery",
         description="Delivers the sale file of every closed portfolio to its buyer.",
+        long_running=True,
     )
 
 

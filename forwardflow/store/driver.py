@@ -26,9 +26,23 @@ class DriverStatement:
     order: tuple[str, ...] | None
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
-        """Execute with ``params`` and return the first row (or None)."""
+        """Execute with ``params`` and return the first row (or None).
+
+        It runs on the DBAPI cursor inside the transaction SQLAlchemy began (begun here
+        if need be, so the dialect's BEGIN — IMMEDIATE on SQLite — is the one used and
+        ``commit()``/``rollback()`` on the connection cover this statement).
+        """
         args: Any = tuple(params[name] for name in self.order) if self.order else dict(params)
-        return connection.exec_driver_sql(self.sql, args).first()
+        if not connection.in_transaction():
+            connection.begin()
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(self.sql, args)
+            return cursor.fetchone() if cursor.description else None
+        finally:
+            cursor.close()
 
 
 _CACHE: dict[tuple[str, str], DriverStatement] = {}
