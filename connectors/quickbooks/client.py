@@ -1,0 +1,300 @@
+"""Calls to one QuickBooks company through python-quickbooks, made safe to run unattended.
+
+python-quickbooks is synchronous, never refreshes tokens and knows nothing of rate
+limits; this wraps it:
+
+- per company at most 10 calls at once and 500 a minute;
+- HTTP 429, throttle code 3001 and XML throttle bodies wait and retry;
+- 401 refreshes the tokens once (refreshes of one company are serialised, and the
+  rotated refresh token is handed to the token store before anything else happens);
+- 5010 (stale object) re-reads through the caller's callback and retries once;
+- 610 (not found) reads as None: the entity was deleted;
+- anything else raises PlatformError, which the caller dead-letters with the reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import requests
+from intuitlib.client import AuthClient
+from intuitlib.exceptions import AuthClientError
+from quickbooks import QuickBooks
+from quickbooks.exceptions import QuickbooksException
+from requests import Response
+
+__all__ = [
+    "PlatformError",
+    "QuickBooksApi",
+    "RateLimiter",
+    "ThrottledError",
+    "TokenStore",
+    "Tokens",
+    "TransientPlatformError",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A company's OAuth tokens and when they stop working."""
+
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+class TokenStore(Protocol):
+    """Where a company's tokens live (encrypted at rest by the wiring)."""
+
+    def load(self, realm_id: str) -> Tokens:
+        """The current tokens; an unknown realm raises PlatformError."""
+        ...
+
+    def save(self, realm_id: str, tokens: Tokens) -> None:
+        """Persist rotated tokens atomically."""
+        ...
+
+
+class PlatformError(Exception):
+    """QuickBooks refused the call for a reason a retry will not fix."""
+
+
+class TransientPlatformError(PlatformError):
+    """QuickBooks is unavailable or throttling beyond our patience: try again later."""
+
+
+class ThrottledError(TransientPlatformError):
+    """HTTP 429, code 3001 or an XML throttle body."""
+
+
+class RateLimiter:
+    """At most ``concurrent`` calls at once and ``per_minute`` in any 60 seconds."""
+
+    def __init__(self, concurrent: int = 10, per_minute: int = 500) -> None:
+        self._slots = threading.BoundedSemaphore(concurrent)
+        self._per_minute = per_minute
+        self._recent: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._slots.acquire()
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= 60:
+                    self._recent.popleft()
+                if len(self._recent) < self._per_minute:
+                    self._recent.append(now)
+                    return
+                wait = 60 - (now - self._recent[0])
+            time.sleep(wait)
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+class _ThrottleError(Exception):
+    """HTTP 429 or a non-JSON (XML) body: QuickBooks is throttling."""
+
+
+_HTTP = requests.Session()
+_TIMEOUT_S = 60.0
+
+
+class _Client(QuickBooks):  # type: ignore[misc]  # untyped base class
+    """python-quickbooks with a timeout, that reports throttling before parsing JSON.
+
+    Its own request path goes through requests-oauthlib, which has no timeout and
+    refuses plain-HTTP URLs (the loopback emulator); the bearer header is all it adds.
+    """
+
+    def process_request(
+        self, request_type: str, url: str, headers: Any = "", params: Any = "", data: Any = ""
+    ) -> Response:
+        headers = dict(headers or {})
+        headers["Authorization"] = f"Bearer {self.auth_client.access_token}"
+        response = _HTTP.request(
+            request_type, url, headers=headers, params=params, data=data, timeout=_TIMEOUT_S
+        )
+        if response.status_code == 429 or response.text.lstrip().startswith("<"):
+            raise _ThrottleError(response.status_code)
+        return response
+
+
+_REFRESH_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
+_LIMITERS: dict[str, RateLimiter] = collections.defaultdict(RateLimiter)
+
+
+class QuickBooksApi:
+    """One company's API: read, query, CDC and journal entries, with the rules above."""
+
+    def __init__(
+        self,
+        realm_id: str,
+        auth_client: Callable[[], AuthClient],
+        tokens: TokenStore,
+        *,
+        minor_version: int = 75,
+        api_base_url: str | None = None,
+        throttle_wait_s: float = 60.0,
+        throttle_attempts: int = 5,
+    ) -> None:
+        self.realm_id = realm_id
+        self._auth_client = auth_client
+        self._tokens = tokens
+        self._minor_version = minor_version
+        self._api_base_url = api_base_url
+        self._throttle_wait_s = throttle_wait_s
+        self._throttle_attempts = throttle_attempts
+        self._limiter = _LIMITERS[realm_id]
+
+    def _client(self) -> QuickBooks:
+        held = self._tokens.load(self.realm_id)
+        auth = self._auth_client()
+        auth.access_token = held.access_token
+        auth.refresh_token = held.refresh_token
+        client = _Client(
+            auth_client=auth,
+            refresh_token=held.refresh_token,
+            company_id=self.realm_id,
+            minorversion=self._minor_version,
+            use_decimal=True,
+        )
+        if self._api_base_url:
+            client.api_url_v3 = client.sandbox_api_url_v3 = self._api_base_url
+        return client
+
+    def refresh(self, stale_access_token: str) -> None:
+        """Refresh once per expiry: a caller that lost the race finds new tokens and stops."""
+        with _REFRESH_LOCKS[self.realm_id]:
+            held = self._tokens.load(self.realm_id)
+            if held.access_token != stale_access_token:
+                return  # another caller refreshed already
+            auth = self._auth_client()
+            try:
+                auth.refresh(refresh_token=held.refresh_token)
+            except AuthClientError as error:
+                raise PlatformError(
+                    f"QuickBooks refused to refresh the tokens of {self.realm_id} "
+                    f"({error.status_code}): reconnect the company"
+                ) from None
+            now = datetime.now(UTC)
+            self._tokens.save(
+                self.realm_id,
+                Tokens(
+                    access_token=str(auth.access_token),
+                    refresh_token=str(auth.refresh_token),
+                    access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),
+                    refresh_expires_at=now
+                    + timedelta(seconds=int(auth.x_refresh_token_expires_in or 8_726_400)),
+                ),
+            )
+
+    def _call(
+        self, work: Callable[[QuickBooks], T], on_stale: Callable[[], None] | None = None
+    ) -> T:
+        refreshed = stale_retried = False
+        throttled = 0
+        while True:
+            client = self._client()
+            try:
+                with self._limiter:
+                    return work(client)
+            except _ThrottleError:
+                throttled += 1
+            except QuickbooksException as error:
+                code = int(error.error_code or 0)
+                if code == 3001:
+                    throttled += 1
+                elif code == 401 or (0 < code < 500 and "auth" in str(error.message).lower()):
+                    if refreshed:
+                        raise PlatformError(
+                            f"still unauthorised after a refresh: {error.message}"
+                        ) from None
+                    self.refresh(client.auth_client.access_token)
+                    refreshed = True
+                    continue
+                elif code == 5010 and not stale_retried:
+                    stale_retried = True
+                    if on_stale:
+                        on_stale()
+                    continue
+                else:
+                    raise PlatformError(
+                        f"QuickBooks error {code}: {error.message} {error.detail}".strip()
+                    ) from None
+            if throttled >= self._throttle_attempts:
+                raise ThrottledError(f"throttled {throttled} times in a row; try later")
+            time.sleep(self._throttle_wait_s)
+
+    # ------------------------------------------------------------ calls
+    def read(self, entity: str, entity_id: str) -> dict[str, Any] | None:
+        """The entity as QuickBooks has it now, or None when it no longer exists."""
+
+        def work(client: QuickBooks) -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] = client.get_single_object(entity, entity_id)
+            except QuickbooksException as error:
+                if int(error.error_code or 0) == 610:
+                    return None
+                raise
+            return dict(result[entity])
+
+        return self._call(work)
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        """Rows of a query (one page; the caller pages with STARTPOSITION/MAXRESULTS)."""
+
+        def work(client: QuickBooks) -> list[dict[str, Any]]:
+            response: dict[str, Any] = client.query(statement)["QueryResponse"]
+            entity = next((k for k, v in response.items() if isinstance(v, list)), None)
+            return list(response[entity]) if entity else []
+
+        return self._call(work)
+
+    def changes(self, entities: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Change-data-capture: every entity of the given types changed after ``since``."""
+
+        def work(client: QuickBooks) -> dict[str, list[dict[str, Any]]]:
+            result: dict[str, Any] = client.change_data_capture(
+                ",".join(entities), since.isoformat()
+            )
+            found: dict[str, list[dict[str, Any]]] = {name: [] for name in entities}
+            for block in result.get("CDCResponse", []):
+                for response in block.get("QueryResponse", []):
+                    for name, rows in response.items():
+                        if isinstance(rows, list):
+                            found.setdefault(name, []).extend(rows)
+            return found
+
+        return self._call(work)
+
+    def create_journal_entry(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Post a journal entry; returns it as stored (with its QuickBooks id)."""
+
+        def work(client: QuickBooks) -> dict[str, Any]:
+            result: dict[str, Any] = client.create_object("JournalEntry", _dumps(body))
+            return dict(result["JournalEntry"])
+
+        return self._call(work)
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    import json
+    from decimal import Decimal
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return float(value)
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(body, default=default)

@@ -1,0 +1,61 @@
+"""Test helpers for the QuickBooks connector: a token store in memory, a connected emulator."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from intuitlib.client import AuthClient
+
+from connectors.quickbooks.client import PlatformError, QuickBooksApi, Tokens
+from connectors.quickbooks.emulator.app import Emulator
+from connectors.quickbooks.emulator.server import EmulatorServer
+from connectors.quickbooks.oauth import authorization_url, exchange_code
+
+__all__ = ["MemoryTokenStore", "connect_company"]
+
+REDIRECT_URI = "http://127.0.0.1:8080/callback/quickbooks"
+
+
+class MemoryTokenStore:
+    """Tokens per realm in a dict; ``saves`` counts rotations."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, Tokens] = {}
+        self.saves = 0
+
+    def load(self, realm_id: str) -> Tokens:
+        if realm_id not in self.tokens:
+            raise PlatformError(f"company {realm_id} is not connected")
+        return self.tokens[realm_id]
+
+    def save(self, realm_id: str, tokens: Tokens) -> None:
+        self.tokens[realm_id] = tokens
+        self.saves += 1
+
+
+def auth_client_for(server: EmulatorServer) -> AuthClient:
+    """intuit-oauth pointed at the emulator through its discovery document."""
+    emulator: Emulator = server.emulator
+    return AuthClient(
+        emulator.client_id, emulator.client_secret, REDIRECT_URI, environment=server.discovery_url
+    )
+
+
+def connect_company(
+    server: EmulatorServer, realm_id: str, store: MemoryTokenStore, **options: object
+) -> QuickBooksApi:
+    """Run the OAuth flow against the emulator as a browser would, return the company's API."""
+    auth = auth_client_for(server)
+    url = authorization_url(auth, state="csrf-test") + f"&realm={realm_id}"
+    redirect = httpx.get(url, follow_redirects=False)
+    query = parse_qs(urlparse(redirect.headers["location"]).query)
+    assert query["state"] == ["csrf-test"]
+    store.save(realm_id, exchange_code(auth_client_for(server), query["code"][0], realm_id))
+    return QuickBooksApi(
+        realm_id,
+        lambda: auth_client_for(server),
+        store,
+        api_base_url=server.api_url_v3,
+        **options,  # type: ignore[arg-type]
+    )
