@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from enum import StrEnum
 
+import uvicorn
 from faststream.nats import NatsBroker
 
 from forwardflow.bootstrap import Forwardflow
@@ -21,6 +23,7 @@ from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
+from forwardflow.http import http_app
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.store import current_revision, head_revision
 from handlers.schedule import run_schedule
@@ -40,6 +43,7 @@ class Role(StrEnum):
     RELAY = "relay"
     SCHEDULER = "scheduler"
     DELIVERY = "delivery"
+    HTTP = "http"
 
 
 class SchemaOutdatedError(RuntimeError):
@@ -94,6 +98,21 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def _http_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
+    """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
+    listener = socket.create_server((app.settings.http.host, app.settings.http.port))
+    host, port = listener.getsockname()[:2]
+    config = uvicorn.Config(http_app(app, broker), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
+    # inner loop and stop it through should_exit.
+    task = asyncio.create_task(server._serve(sockets=[listener]))
+    log.info("http listening on http://%s:%d", host, port)
+    await stop.wait()
+    server.should_exit = True
+    await task
+
+
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
     revision, head = current_revision(app.engine), head_revision()
@@ -125,6 +144,8 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
                 tasks.append(asyncio.create_task(_schedule_forever(app, stop)))
             if role in (Role.ALL, Role.DELIVERY):
                 tasks.append(asyncio.create_task(_poll_inboxes_forever(app, stop)))
+            if role in (Role.ALL, Role.HTTP):
+                tasks.append(asyncio.create_task(_http_forever(app, connection.broker, stop)))
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             await asyncio.gather(*tasks)

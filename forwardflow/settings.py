@@ -133,6 +133,10 @@ class QuickBooksSettings(_Section):
     api_base_url: str | None = Field(
         default=None, description="Override of the v3 API base URL (the emulator's, in tests)."
     )
+    discovery_url: str | None = Field(
+        default=None,
+        description="Override of Intuit's OpenID discovery document (the emulator's).",
+    )
     minor_version: int = Field(default=75, ge=75)
 
 
@@ -140,7 +144,7 @@ class HttpSettings(_Section):
     """The service's HTTP listener (webhooks, OAuth callback, health, metrics)."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port.")
 
 
 class DeliverySettings(_Section):

@@ -29,6 +29,7 @@ from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
+from forwardflow.quickbooks import fetch_notice
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_HANDLER, handle_command
 
@@ -39,6 +40,7 @@ __all__ = [
     "register_command_subscriber",
     "register_delivery_subscriber",
     "register_ledger_subscribers",
+    "register_notice_subscriber",
 ]
 
 log = logging.getLogger("forwardflow.handlers")
@@ -268,6 +270,28 @@ def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     )
 
 
+def register_notice_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
+    """Fetch what each QuickBooks change notice names and publish it as ledger events.
+
+    A throttled or unavailable QuickBooks is retried with backoff; a refusal (company
+    not connected, an error QuickBooks will repeat) is dead-lettered with the reason.
+    """
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        return Outcome.APPLIED, await fetch_notice(broker, app, body)
+
+    _subscribe(
+        broker,
+        app,
+        stream=app.topology.stream("NOTICES"),
+        subject=app.topology.notice_subject("quickbooks", "*"),
+        consumer=f"{app.topology.prefix}_notices_quickbooks",
+        process=process,
+        title="QuickBooks change notices",
+        description="Re-reads each changed entity and publishes its ledger change.",
+    )
+
+
 def build_broker(
     app: Forwardflow, servers: list[str], *, handlers: bool = True, delivery: bool = False
 ) -> NatsBroker:
@@ -280,6 +304,7 @@ def build_broker(
     if handlers:
         register_ledger_subscribers(broker, app)
         register_command_subscriber(broker, app)
+        register_notice_subscriber(broker, app)
     if delivery:
         register_delivery_subscriber(broker, app)
     return broker

@@ -19,7 +19,9 @@ def run(
     ctx: typer.Context,
     role: Annotated[
         Role,
-        typer.Option("--role", help="Run one part only (handlers, relay, scheduler, delivery)."),
+        typer.Option(
+            "--role", help="Run one part only (handlers, relay, scheduler, delivery, http)."
+        ),
     ] = Role.ALL,
 ) -> None:
     """Run the service: subscribers, outbox relay, scheduler and delivery, until SIGTERM."""

@@ -26,6 +26,9 @@ __all__ = [
     "ledger_entities",
     "metadata",
     "outbox",
+    "platform_checkpoints",
+    "platform_companies",
+    "platform_payment_links",
     "portfolios",
     "receivable_flags",
 ]
@@ -128,4 +131,41 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     comment="The last delivery receipt of each portfolio's sale file: remote paths, sizes, "
     "hashes, attempts and times.",
+)
+
+platform_companies = Table(
+    "platform_companies",
+    metadata,
+    Column("platform", String(20), nullable=False),
+    Column("company_id", String(64), nullable=False),
+    Column("tenant", String(100), nullable=False),
+    Column("tokens", LargeBinary, nullable=False),
+    Column("access_expires_at", DateTime(timezone=True), nullable=False),
+    Column("refresh_expires_at", DateTime(timezone=True), nullable=False),
+    Column("connected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("platform", "company_id"),
+    comment="Connected companies; their OAuth tokens sealed with the installation's key.",
+)
+
+platform_payment_links = Table(
+    "platform_payment_links",
+    metadata,
+    Column("platform", String(20), nullable=False),
+    Column("company_id", String(64), nullable=False),
+    Column("payment_id", String(64), nullable=False),
+    Column("invoice_ids", JSON, nullable=False),
+    PrimaryKeyConstraint("platform", "company_id", "payment_id"),
+    comment="Which invoices each payment paid when last read (a deleted payment says nothing).",
+)
+
+platform_checkpoints = Table(
+    "platform_checkpoints",
+    metadata,
+    Column("platform", String(20), nullable=False),
+    Column("company_id", String(64), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("changed_since", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("platform", "company_id", "entity"),
+    comment="Change-data-capture progress: everything before changed_since was published.",
 )

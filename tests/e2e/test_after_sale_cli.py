@@ -86,6 +86,7 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
     (tmp_path / "agreement.toml").write_text(sample_agreement_text())
     assert run("agreement", "add", "agreement.toml", cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    env["FORWARDFLOW_HTTP__PORT"] = "0"  # any free port: tests never collide on 8080
     service = subprocess.Popen(
         [FORWARDFLOW, "run"],
         cwd=tmp_path,

@@ -78,6 +78,7 @@ def test_the_service_delivers_on_close_and_answers_put_back_files(
     _buyer(tmp_path, sshd, buyer_gpg)
     assert run(*CUT_P1, cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    env["FORWARDFLOW_HTTP__PORT"] = "0"  # any free port: tests never collide on 8080
     env["FORWARDFLOW_DELIVERY__INBOX_POLL_SECONDS"] = "0.5"
     (sshd.home / "putbacks").mkdir()
     log = tmp_path / "service.log"

@@ -1,0 +1,94 @@
+"""From a change notice to ledger changes: re-read the entity, treat the read as truth.
+
+Notices carry ids only. A payment's invoices are remembered (QuickBooks tells nothing
+but the id of a deleted payment), so when a payment is deleted, voided or re-linked,
+the invoices it used to pay are re-read too: their balances are the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from connectors.quickbooks.client import QuickBooksApi
+from connectors.quickbooks.mapping import (
+    customer_change,
+    invoice_change,
+    merge_change,
+    payment_change,
+    payment_invoice_ids,
+)
+from connectors.quickbooks.schemas import ChangeNotice
+from debtsale.changes import LedgerChange
+
+__all__ = ["Fetched", "PaymentLinks", "changes_for_notice", "tenant_of"]
+
+log = logging.getLogger("forwardflow.quickbooks.fetch")
+
+
+def tenant_of(realm_id: str) -> str:
+    """The ledger tenant of a QuickBooks company."""
+    return f"qbo-{realm_id}"
+
+
+class PaymentLinks(Protocol):
+    """forwardflow's own memory of which invoices each payment paid."""
+
+    def invoices(self, realm_id: str, payment_id: str) -> set[str]:
+        """The invoices the payment was last seen paying (empty if never seen)."""
+        ...
+
+    def remember(self, realm_id: str, payment_id: str, invoice_ids: set[str]) -> None:
+        """Record what the payment pays now."""
+        ...
+
+
+def _invoice(api: QuickBooksApi, realm: str, invoice_id: str, seen: datetime) -> LedgerChange:
+    raw = api.read("Invoice", invoice_id)
+    return invoice_change(realm, raw or {"Id": invoice_id, "status": "Deleted"}, seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The changes to publish and, once they are published, the payment links to keep."""
+
+    changes: list[LedgerChange]
+    links: tuple[str, str, set[str]] | None = None  # realm, payment id, invoice ids
+
+    def remember(self, links: PaymentLinks) -> None:
+        """Keep the payment's links: call only after the changes were published."""
+        if self.links is not None:
+            links.remember(*self.links)
+
+
+def changes_for_notice(
+    api: QuickBooksApi, notice: ChangeNotice, links: PaymentLinks, now: datetime | None = None
+) -> Fetched:
+    """The ledger changes a notice stands for (none for entities forwardflow ignores)."""
+    seen = notice.occurred or now or datetime.now(UTC)
+    realm = notice.realm_id
+    if notice.entity == "Invoice":
+        return Fetched([_invoice(api, realm, notice.entity_id, seen)])
+    if notice.entity == "Payment":
+        before = links.invoices(realm, notice.entity_id)
+        raw = api.read("Payment", notice.entity_id)
+        if raw is None:
+            changes = [payment_change(realm, {"Id": notice.entity_id, "status": "Deleted"}, seen)]
+            now_paid: set[str] = set()
+        else:
+            changes = [payment_change(realm, raw, seen, voided=notice.operation == "voided")]
+            now_paid = set() if notice.operation == "voided" else payment_invoice_ids(raw)
+        changes += [_invoice(api, realm, i, seen) for i in sorted(before | now_paid)]
+        return Fetched(changes, (realm, notice.entity_id, now_paid))
+    if notice.entity == "Customer":
+        changes = []
+        if notice.operation == "merged" and notice.deleted_id:
+            changes.append(merge_change(realm, notice.deleted_id, notice.entity_id, seen))
+        raw = api.read("Customer", notice.entity_id)
+        if raw is not None:
+            changes.append(customer_change(realm, raw, seen))
+        return Fetched(changes)
+    log.debug("ignored a notice for entity=%s", notice.entity)
+    return Fetched([])

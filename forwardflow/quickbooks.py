@@ -1,0 +1,267 @@
+"""QuickBooks wired in: tokens sealed in the store, payment links, the notice fetcher.
+
+The connector knows QuickBooks; this module gives it forwardflow's store, settings and
+broker: which companies are connected, their sealed tokens, and where notices and
+ledger events go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.nats import NatsBroker
+from intuitlib.client import AuthClient
+from sqlalchemy import delete, select, update
+
+from connectors.quickbooks.client import (
+    PlatformError,
+    QuickBooksApi,
+    Tokens,
+    TransientPlatformError,
+)
+from connectors.quickbooks.fetch import changes_for_notice, tenant_of
+from connectors.quickbooks.schemas import ChangeNotice
+from debtsale.changes import LedgerChange
+from debtsale.errors import DomainError
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.envelope import EVENT_ID, MSG_ID, ledger_message
+from forwardflow.secrets import secret_box
+from forwardflow.store.tables import platform_companies, platform_payment_links
+
+__all__ = [
+    "PLATFORM",
+    "SqlPaymentLinks",
+    "SqlTokenStore",
+    "api_for",
+    "auth_client",
+    "companies",
+    "fetch_notice",
+    "publish_changes",
+    "publish_notices",
+    "store_company",
+]
+
+log = logging.getLogger("forwardflow.quickbooks")
+
+PLATFORM = "quickbooks"
+
+
+def auth_client(app: Forwardflow) -> AuthClient:
+    """intuit-oauth for this installation's Intuit app (or the emulator's discovery URL)."""
+    settings = app.settings.quickbooks
+    if not settings.client_id or settings.client_secret is None:
+        raise DomainError(
+            "quickbooks.app", "set quickbooks.client_id and quickbooks.client_secret first"
+        )
+    return AuthClient(
+        settings.client_id,
+        settings.client_secret.get_secret_value(),
+        settings.redirect_uri,
+        environment=settings.discovery_url or settings.environment,
+    )
+
+
+class SqlTokenStore:
+    """Companies' tokens, sealed with the installation key, bound to their company id."""
+
+    def __init__(self, app: Forwardflow) -> None:
+        self._app = app
+        self._box = secret_box(app.settings)
+
+    def load(self, realm_id: str) -> Tokens:
+        """The company's current tokens."""
+        with self._app.unit_of_work() as uow:
+            row = uow.connection.execute(
+                select(platform_companies.c.tokens).where(
+                    platform_companies.c.platform == PLATFORM,
+                    platform_companies.c.company_id == realm_id,
+                )
+            ).first()
+        if row is None:
+            raise PlatformError(f"QuickBooks company {realm_id} is not connected")
+        data = json.loads(self._box.open(row.tokens, f"{PLATFORM}:{realm_id}"))
+        return Tokens(
+            data["access_token"],
+            data["refresh_token"],
+            datetime.fromisoformat(data["access_expires_at"]),
+            datetime.fromisoformat(data["refresh_expires_at"]),
+        )
+
+    def _sealed(self, realm_id: str, tokens: Tokens) -> bytes:
+        data = {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "access_expires_at": tokens.access_expires_at.isoformat(),
+            "refresh_expires_at": tokens.refresh_expires_at.isoformat(),
+        }
+        return self._box.seal(json.dumps(data).encode(), f"{PLATFORM}:{realm_id}")
+
+    def save(self, realm_id: str, tokens: Tokens) -> None:
+        """Persist rotated tokens (one statement, one commit: atomic)."""
+        with self._app.unit_of_work() as uow:
+            uow.connection.execute(
+                update(platform_companies)
+                .where(
+                    platform_companies.c.platform == PLATFORM,
+                    platform_companies.c.company_id == realm_id,
+                )
+                .values(
+                    tokens=self._sealed(realm_id, tokens),
+                    access_expires_at=tokens.access_expires_at,
+                    refresh_expires_at=tokens.refresh_expires_at,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            uow.commit()
+
+    def connect(self, realm_id: str, tokens: Tokens) -> None:
+        """Store a newly connected company (or reconnect it)."""
+        with self._app.unit_of_work() as uow:
+            uow.connection.execute(
+                delete(platform_companies).where(
+                    platform_companies.c.platform == PLATFORM,
+                    platform_companies.c.company_id == realm_id,
+                )
+            )
+            uow.connection.execute(
+                platform_companies.insert().values(
+                    platform=PLATFORM,
+                    company_id=realm_id,
+                    tenant=tenant_of(realm_id),
+                    tokens=self._sealed(realm_id, tokens),
+                    access_expires_at=tokens.access_expires_at,
+                    refresh_expires_at=tokens.refresh_expires_at,
+                )
+            )
+            uow.commit()
+
+    def forget(self, realm_id: str) -> None:
+        """Drop a disconnected company's tokens."""
+        with self._app.unit_of_work() as uow:
+            uow.connection.execute(
+                delete(platform_companies).where(
+                    platform_companies.c.platform == PLATFORM,
+                    platform_companies.c.company_id == realm_id,
+                )
+            )
+            uow.commit()
+
+
+def store_company(app: Forwardflow, realm_id: str, tokens: Tokens) -> None:
+    """Remember a company connected through the OAuth flow."""
+    SqlTokenStore(app).connect(realm_id, tokens)
+
+
+def companies(app: Forwardflow) -> list[dict[str, Any]]:
+    """Connected companies with their token health (no token is ever shown)."""
+    with app.unit_of_work() as uow:
+        rows = uow.connection.execute(
+            select(
+                platform_companies.c.company_id,
+                platform_companies.c.tenant,
+                platform_companies.c.access_expires_at,
+                platform_companies.c.refresh_expires_at,
+                platform_companies.c.connected_at,
+            )
+            .where(platform_companies.c.platform == PLATFORM)
+            .order_by(platform_companies.c.company_id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+class SqlPaymentLinks:
+    """Which invoices each payment paid, as last read."""
+
+    def __init__(self, app: Forwardflow) -> None:
+        self._app = app
+
+    def invoices(self, realm_id: str, payment_id: str) -> set[str]:
+        """The invoices the payment was last seen paying."""
+        with self._app.unit_of_work() as uow:
+            row = uow.connection.execute(
+                select(platform_payment_links.c.invoice_ids).where(
+                    platform_payment_links.c.platform == PLATFORM,
+                    platform_payment_links.c.company_id == realm_id,
+                    platform_payment_links.c.payment_id == payment_id,
+                )
+            ).first()
+        return set(row.invoice_ids) if row else set()
+
+    def remember(self, realm_id: str, payment_id: str, invoice_ids: set[str]) -> None:
+        """Record what the payment pays now."""
+        with self._app.unit_of_work() as uow:
+            uow.connection.execute(
+                delete(platform_payment_links).where(
+                    platform_payment_links.c.platform == PLATFORM,
+                    platform_payment_links.c.company_id == realm_id,
+                    platform_payment_links.c.payment_id == payment_id,
+                )
+            )
+            uow.connection.execute(
+                platform_payment_links.insert().values(
+                    platform=PLATFORM,
+                    company_id=realm_id,
+                    payment_id=payment_id,
+                    invoice_ids=sorted(invoice_ids),
+                )
+            )
+            uow.commit()
+
+
+def api_for(app: Forwardflow, realm_id: str) -> QuickBooksApi:
+    """The API of one connected company, with this installation's settings."""
+    settings = app.settings.quickbooks
+    return QuickBooksApi(
+        realm_id,
+        lambda: auth_client(app),
+        SqlTokenStore(app),
+        minor_version=settings.minor_version,
+        api_base_url=settings.api_base_url,
+    )
+
+
+async def publish_notices(
+    broker: NatsBroker, app: Forwardflow, notices: list[ChangeNotice]
+) -> None:
+    """Put webhook notices on the NOTICES stream, deduplicated by their event id."""
+    jetstream = broker.connection.jetstream()
+    for notice in notices:
+        await jetstream.publish(
+            app.topology.notice_subject(PLATFORM, notice.realm_id),
+            notice.model_dump_json().encode(),
+            headers={EVENT_ID: notice.event_id, MSG_ID: notice.event_id},
+        )
+
+
+async def publish_changes(
+    broker: NatsBroker, app: Forwardflow, realm_id: str, changes: list[LedgerChange]
+) -> None:
+    """Ledger changes to the LEDGER stream, each deduplicated by its event id."""
+    jetstream = broker.connection.jetstream()
+    for change in changes:
+        subject, body, headers = ledger_message(app.topology, tenant_of(realm_id), change)
+        await jetstream.publish(subject, body, headers=headers)
+
+
+async def fetch_notice(broker: NatsBroker, app: Forwardflow, body: bytes) -> str:
+    """Re-read what a notice names, publish the ledger changes, then keep payment links."""
+    try:
+        notice = ChangeNotice.model_validate_json(body)
+    except ValueError as error:
+        raise DomainError("notice.shape", f"not a change notice: {error}") from None
+    links = SqlPaymentLinks(app)
+    try:
+        fetched = await asyncio.to_thread(
+            changes_for_notice, api_for(app, notice.realm_id), notice, links
+        )
+    except TransientPlatformError:
+        raise  # not a DomainError: the subscriber retries it with backoff
+    except PlatformError as error:
+        raise DomainError("quickbooks.refused", str(error)) from None
+    await publish_changes(broker, app, notice.realm_id, fetched.changes)
+    await asyncio.to_thread(fetched.remember, links)
+    return notice.event_id

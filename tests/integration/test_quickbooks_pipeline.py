@@ -1,0 +1,145 @@
+"""QuickBooks to the ledger through the running service: connect by OAuth, then changes in
+the emulator arrive as signed webhooks, are re-read and land in the store exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.quickbooks.emulator.app import Emulator
+from connectors.quickbooks.emulator.server import EmulatorServer
+from connectors.quickbooks.fetch import tenant_of
+from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.net import free_port
+from forwardflow.quickbooks import SqlTokenStore, companies
+from forwardflow.service import Role, serve
+from forwardflow.settings import (
+    BrokerSettings,
+    DatabaseSettings,
+    HttpSettings,
+    QuickBooksSettings,
+    ScheduleSettings,
+    load_settings,
+)
+from forwardflow.store import upgrade
+
+pytestmark = [pytest.mark.nats, pytest.mark.anyio]
+REALM = "4620816365"
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    emulator = Emulator()
+    company = emulator.company(REALM)
+    customer = company.add_customer("Red Rock Diner")
+    company.add_invoice(customer["Id"], "500.00", date(2025, 1, 2))
+    with EmulatorServer(emulator) as server:
+        yield server
+
+
+@pytest.fixture
+def app(
+    tmp_path: Path, sqlite_url: str, nats_url: str, stream_prefix: str, emulator: EmulatorServer
+) -> Forwardflow:
+    port = free_port()
+    fake = emulator.emulator
+    settings = load_settings(
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=sqlite_url),
+        broker=BrokerSettings(url=nats_url, stream_prefix=stream_prefix, ack_wait_seconds=3),
+        http=HttpSettings(port=port),
+        schedule=ScheduleSettings(interval_seconds=0),
+        quickbooks=QuickBooksSettings(
+            client_id=fake.client_id,
+            client_secret=SecretStr(fake.client_secret),
+            verifier_token=SecretStr(fake.verifier_token),
+            redirect_uri=f"http://127.0.0.1:{port}/callback/quickbooks",
+            api_base_url=emulator.api_url_v3,
+            discovery_url=emulator.discovery_url,
+        ),
+    )
+    app = bootstrap(settings)
+    upgrade(app.engine)
+    fake.webhook_url = f"http://127.0.0.1:{port}/webhooks/quickbooks"
+    return app
+
+
+@pytest.fixture
+async def service(app: Forwardflow) -> AsyncIterator[str]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, Role.ALL, stop))
+    base = f"http://127.0.0.1:{app.settings.http.port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    try:
+        yield base
+    finally:
+        stop.set()
+        await task
+
+
+async def _eventually(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
+    with app.unit_of_work() as uow:
+        receivable = uow.ledger.load(tenant_of(REALM)).receivable(invoice_id)
+    return receivable.balance.amount if receivable else None
+
+
+async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
+    app: Forwardflow, emulator: EmulatorServer, service: str
+) -> None:
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        connected = await browser.get(f"{service}/connect/quickbooks")
+    assert connected.status_code == 200, connected.text
+    assert connected.json() == {"connected": REALM}
+    assert [c["company_id"] for c in companies(app)] == [REALM]
+    stored = SqlTokenStore(app).load(REALM)
+    with app.unit_of_work() as uow:
+        sealed = uow.connection.exec_driver_sql(
+            "SELECT tokens FROM platform_companies"
+        ).scalar_one()
+    assert stored.refresh_token.encode() not in sealed  # sealed at rest
+
+    company = emulator.emulator.company(REALM)
+    customer = company.all("Customer")[0]["Id"]
+    invoice = company.add_invoice(customer, "1200.00", date(2025, 2, 3))["Id"]
+    await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
+
+    payment = company.post_payment(customer, date(2025, 3, 1), {invoice: "200.00"})["Id"]
+    await _eventually(lambda: _balance(app, invoice) == Decimal("1000.00"))
+
+    company.delete_payment(payment)  # QuickBooks says only "payment deleted"
+    await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
+    assert emulator.emulator.calls.count(f"GET /v3/company/{REALM}/invoice/{invoice}") >= 3
+
+
+async def test_a_forged_webhook_is_refused(app: Forwardflow, service: str) -> None:
+    body = (
+        b'[{"specversion":"1.0","id":"x","type":"qbo.invoice.created.v1",'
+        b'"intuitentityid":"1","intuitaccountid":"' + REALM.encode() + b'"}]'
+    )
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{service}/webhooks/quickbooks", content=body, headers={"intuit-signature": "Zm9v"}
+        )
+    assert response.status_code == 401
