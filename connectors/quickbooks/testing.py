@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -12,7 +13,13 @@ from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.oauth import authorization_url, exchange_code
 
-__all__ = ["MemoryTokenStore", "connect_company"]
+__all__ = [
+    "MemoryCheckpoints",
+    "MemoryPaymentLinks",
+    "MemoryTokenStore",
+    "auth_client_for",
+    "connect_company",
+]
 
 REDIRECT_URI = "http://127.0.0.1:8080/callback/quickbooks"
 
@@ -59,3 +66,29 @@ def connect_company(
         api_base_url=server.api_url_v3,
         **options,  # type: ignore[arg-type]
     )
+
+
+class MemoryCheckpoints:
+    """CDC checkpoints in a dict."""
+
+    def __init__(self) -> None:
+        self.points: dict[tuple[str, str], datetime] = {}
+
+    def get(self, realm_id: str, entity: str) -> datetime | None:
+        return self.points.get((realm_id, entity))
+
+    def set(self, realm_id: str, entity: str, since: datetime) -> None:
+        self.points[(realm_id, entity)] = since
+
+
+class MemoryPaymentLinks:
+    """Payment → invoices links in a dict."""
+
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str], set[str]] = {}
+
+    def invoices(self, realm_id: str, payment_id: str) -> set[str]:
+        return set(self.links.get((realm_id, payment_id), set()))
+
+    def remember(self, realm_id: str, payment_id: str, invoice_ids: set[str]) -> None:
+        self.links[(realm_id, payment_id)] = set(invoice_ids)

@@ -71,6 +71,8 @@ class Fault:
 class Emulator:
     """Companies, the app's OAuth credentials, tokens, queued faults, and webhooks out."""
 
+    cdc_cap: int = CDC_CAP
+
     client_id: str = "emulator-client"
     client_secret: str = "emulator-secret"  # noqa: S105 - a fixed test credential
     verifier_token: str = "emulator-verifier"  # noqa: S105 - a fixed test credential
@@ -268,7 +270,7 @@ class Emulator:
             return _fault("4000", "changedSince needs a UTC offset", since_text)
         if since < datetime.now(UTC) - timedelta(days=30):
             return _fault("4000", "changedSince is more than 30 days ago", since_text)
-        rows = self.companies[realm].changed_since(entities, since)[:CDC_CAP]
+        rows = self.companies[realm].changed_since(entities, since)[: self.cdc_cap]
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             grouped.setdefault(row.pop("__entity"), []).append(row)
@@ -409,8 +411,15 @@ def _where(row: dict[str, Any], clause: str | None) -> bool:
                 return False
             continue
         text = raw.strip("'")
-        left: Any = Decimal(str(value)) if isinstance(value, Decimal | int | float) else str(value)
-        right: Any = Decimal(text) if isinstance(left, Decimal) else text
+        left: Any
+        right: Any
+        if name.endswith("Time"):  # QuickBooks compares instants, whatever the offsets
+            left = datetime.fromisoformat(str(value))
+            right = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        elif isinstance(value, Decimal | int | float):
+            left, right = Decimal(str(value)), Decimal(text)
+        else:
+            left, right = str(value), text
         compare: dict[str, Callable[[Any, Any], bool]] = {
             "=": lambda a, b: a == b,
             ">": lambda a, b: a > b,
