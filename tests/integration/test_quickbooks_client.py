@@ -139,3 +139,37 @@ def test_a_stale_object_is_reread_and_retried(api: QuickBooksApi, server: Emulat
 def test_another_error_is_a_clear_platform_error(api: QuickBooksApi) -> None:
     with pytest.raises(PlatformError, match="QueryParserError"):
         api.query("select nonsense")
+
+
+def test_a_journal_entry_posted_again_by_a_retry_exists_once(
+    api: QuickBooksApi, server: EmulatorServer
+) -> None:
+    from connectors.quickbooks.writeback import post_journal_entry
+
+    customer = server.emulator.company(REALM).all("Customer")[0]["Id"]
+    entry = {
+        "entry_id": "sale:P-2026-10",
+        "entry_date": "2026-11-13",
+        "memo": "Sale of receivables, portfolio P-2026-10",
+        "lines": [
+            ["cash", "150.00", "0", None],
+            ["loss_on_sale_of_receivables", "850.00", "0", None],
+            ["accounts_receivable", "0", "1000.00", customer],
+        ],
+    }
+    accounts = {
+        "cash": "35",
+        "loss_on_sale_of_receivables": "90",
+        "accounts_receivable": "84",
+    }
+    first_id, posted = post_journal_entry(api, entry, accounts)
+    again_id, posted_again = post_journal_entry(api, entry, accounts)  # the redelivery
+    assert (posted, posted_again) == (True, False)
+    assert first_id == again_id
+    (stored,) = server.emulator.company(REALM).all("JournalEntry")
+    receivable = next(
+        line
+        for line in stored["Line"]
+        if line["JournalEntryLineDetail"]["AccountRef"]["value"] == "84"
+    )
+    assert receivable["JournalEntryLineDetail"]["Entity"]["EntityRef"]["value"] == customer
