@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.nats import NatsBroker
 from intuitlib.client import AuthClient
 from sqlalchemy import delete, select, update
 
+from connectors.quickbooks.cdc import CatchUp, backfill, catch_up
 from connectors.quickbooks.client import (
     PlatformError,
     QuickBooksApi,
@@ -30,19 +32,27 @@ from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.envelope import EVENT_ID, MSG_ID, ledger_message
 from forwardflow.secrets import secret_box
-from forwardflow.store.tables import platform_companies, platform_payment_links
+from forwardflow.store.tables import (
+    platform_checkpoints,
+    platform_companies,
+    platform_payment_links,
+)
 
 __all__ = [
     "PLATFORM",
+    "SqlCheckpoints",
     "SqlPaymentLinks",
     "SqlTokenStore",
     "api_for",
     "auth_client",
+    "backfill_company",
+    "catch_up_company",
     "companies",
     "fetch_notice",
     "publish_changes",
     "publish_notices",
     "store_company",
+    "token_warnings",
 ]
 
 log = logging.getLogger("forwardflow.quickbooks")
@@ -265,3 +275,102 @@ async def fetch_notice(broker: NatsBroker, app: Forwardflow, body: bytes) -> str
     await publish_changes(broker, app, notice.realm_id, fetched.changes)
     await asyncio.to_thread(fetched.remember, links)
     return notice.event_id
+
+
+class SqlCheckpoints:
+    """Change-data-capture checkpoints per company and entity."""
+
+    def __init__(self, app: Forwardflow) -> None:
+        self._app = app
+
+    def get(self, realm_id: str, entity: str) -> datetime | None:
+        """Everything changed before this was published."""
+        with self._app.unit_of_work() as uow:
+            row = uow.connection.execute(
+                select(platform_checkpoints.c.changed_since).where(
+                    platform_checkpoints.c.platform == PLATFORM,
+                    platform_checkpoints.c.company_id == realm_id,
+                    platform_checkpoints.c.entity == entity,
+                )
+            ).first()
+        if row is None:
+            return None
+        since: datetime = row.changed_since
+        return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+    def set(self, realm_id: str, entity: str, since: datetime) -> None:
+        """Move the checkpoint (after publishing)."""
+        with self._app.unit_of_work() as uow:
+            uow.connection.execute(
+                delete(platform_checkpoints).where(
+                    platform_checkpoints.c.platform == PLATFORM,
+                    platform_checkpoints.c.company_id == realm_id,
+                    platform_checkpoints.c.entity == entity,
+                )
+            )
+            uow.connection.execute(
+                platform_checkpoints.insert().values(
+                    platform=PLATFORM, company_id=realm_id, entity=entity, changed_since=since
+                )
+            )
+            uow.commit()
+
+
+def _publisher(
+    broker: NatsBroker, app: Forwardflow, realm_id: str, loop: asyncio.AbstractEventLoop
+) -> Callable[[list[LedgerChange]], None]:
+    """A blocking publish for work on a thread: waits until the broker acknowledged."""
+
+    def publish(changes: list[LedgerChange]) -> None:
+        asyncio.run_coroutine_threadsafe(
+            publish_changes(broker, app, realm_id, changes), loop
+        ).result(timeout=300)
+
+    return publish
+
+
+async def catch_up_company(
+    broker: NatsBroker, app: Forwardflow, realm_id: str, sweep: timedelta | None = None
+) -> CatchUp:
+    """Change-data-capture for one company (a sweep re-reads ``sweep`` back regardless)."""
+    loop = asyncio.get_running_loop()
+    return await asyncio.to_thread(
+        catch_up,
+        api_for(app, realm_id),
+        SqlCheckpoints(app),
+        SqlPaymentLinks(app),
+        _publisher(broker, app, realm_id, loop),
+        sweep=sweep,
+    )
+
+
+async def backfill_company(
+    broker: NatsBroker,
+    app: Forwardflow,
+    realm_id: str,
+    progress: Callable[[int, str], None] | None = None,
+) -> int:
+    """First connection: customers, open invoices and their payments; then CDC takes over."""
+    loop = asyncio.get_running_loop()
+    return await asyncio.to_thread(
+        backfill,
+        api_for(app, realm_id),
+        SqlCheckpoints(app),
+        SqlPaymentLinks(app),
+        _publisher(broker, app, realm_id, loop),
+        progress,
+    )
+
+
+def token_warnings(app: Forwardflow, now: datetime | None = None) -> list[str]:
+    """Companies whose refresh token hard-expires within 30 days (reconnect them)."""
+    now = now or datetime.now(UTC)
+    found = []
+    for company in companies(app):
+        expires: datetime = company["refresh_expires_at"]
+        expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+        if expires - now < timedelta(days=30):
+            found.append(
+                f"QuickBooks company {company['company_id']} must reconnect by {expires:%Y-%m-%d}"
+            )
+    return found

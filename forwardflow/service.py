@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import uvicorn
@@ -25,6 +26,7 @@ from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
 from forwardflow.http import http_app
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.quickbooks import catch_up_company, companies, token_warnings
 from forwardflow.store import current_revision, head_revision
 from handlers.schedule import run_schedule
 
@@ -98,6 +100,31 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def _catch_up_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
+    """Heal missed webhooks: CDC on start, every few minutes, and a daily sweep."""
+    interval = app.settings.quickbooks.catch_up_minutes * 60
+    last_sweep: datetime | None = None
+    while interval and not stop.is_set():
+        now = datetime.now(UTC)
+        sweep = None if last_sweep and now - last_sweep < timedelta(days=1) else timedelta(hours=25)
+        try:
+            for warning in await asyncio.to_thread(token_warnings, app):
+                log.warning(warning)
+            for company in await asyncio.to_thread(companies, app):
+                realm = company["company_id"]
+                try:
+                    report = await catch_up_company(broker, app, realm, sweep)
+                    log.info("catch-up realm=%s fetched=%s", realm, report.fetched)
+                except Exception:  # one company's outage must not stop the others
+                    log.exception("catch-up failed realm=%s; retrying next round", realm)
+            if sweep:
+                last_sweep = now
+        except Exception:  # the store being down: try again next round
+            log.exception("catch-up round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
 async def _http_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
     """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
     listener = socket.create_server((app.settings.http.host, app.settings.http.port))
@@ -142,6 +169,7 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
                 tasks.append(asyncio.create_task(_relay_forever(app, connection.broker, stop)))
             if role in (Role.ALL, Role.SCHEDULER):
                 tasks.append(asyncio.create_task(_schedule_forever(app, stop)))
+                tasks.append(asyncio.create_task(_catch_up_forever(app, connection.broker, stop)))
             if role in (Role.ALL, Role.DELIVERY):
                 tasks.append(asyncio.create_task(_poll_inboxes_forever(app, stop)))
             if role in (Role.ALL, Role.HTTP):

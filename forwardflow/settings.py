@@ -138,6 +138,19 @@ class QuickBooksSettings(_Section):
         description="Override of Intuit's OpenID discovery document (the emulator's).",
     )
     minor_version: int = Field(default=75, ge=75)
+    catch_up_minutes: float = Field(
+        default=15.0, ge=0, description="How often change-data-capture runs; 0 turns it off."
+    )
+    accounts: dict[str, str] = Field(
+        default={
+            "cash": "35",
+            "accounts_receivable": "84",
+            "allowance_for_doubtful_accounts": "85",
+            "loss_on_sale_of_receivables": "90",
+            "due_to_buyer": "91",
+        },
+        description="QuickBooks account ids for forwardflow's journal-entry roles.",
+    )
 
 
 class HttpSettings(_Section):

@@ -31,7 +31,7 @@ from connectors.quickbooks.mapping import (
 )
 from debtsale.changes import LedgerChange
 
-__all__ = ["CDC_CAP", "ENTITIES", "CatchUp", "Checkpoints", "catch_up"]
+__all__ = ["CDC_CAP", "ENTITIES", "CatchUp", "Checkpoints", "backfill", "catch_up"]
 
 log = logging.getLogger("forwardflow.quickbooks.cdc")
 
@@ -74,11 +74,23 @@ def _stamp(when: datetime, *, ceil: bool = False) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _query(entity: str, where: str, position: int, cap: int) -> str:
+def _query(entity: str, where: str | None, position: int, cap: int) -> str:
     if entity not in ENTITIES:
         raise ValueError(f"not an entity forwardflow reads: {entity}")
-    # entity is one of ENTITIES and the times are formatted here: nothing from outside
-    return f"select * from {entity} where {where} STARTPOSITION {position} MAXRESULTS {cap}"  # noqa: S608
+    # entity is one of ENTITIES and every condition is formatted here: nothing from outside
+    condition = f" where {where}" if where else ""
+    return f"select * from {entity}{condition} STARTPOSITION {position} MAXRESULTS {cap}"  # noqa: S608
+
+
+def _pages(api: QuickBooksApi, entity: str, where: str | None, cap: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    position = 1
+    while page := api.query(_query(entity, where, position, cap)):
+        rows += page
+        if len(page) < cap:
+            break
+        position += cap
+    return rows
 
 
 def _windowed(
@@ -95,11 +107,7 @@ def _windowed(
     if end - start > timedelta(seconds=1):
         middle = start + (end - start) / 2
         return _windowed(api, entity, start, middle, cap) + _windowed(api, entity, middle, end, cap)
-    position = cap + 1  # one second holds more than a page: page through it
-    while page := api.query(_query(entity, where, position, cap)):
-        rows += page
-        position += cap
-    return rows
+    return _pages(api, entity, where, cap)  # one second holds more than a page
 
 
 def catch_up(
@@ -110,13 +118,19 @@ def catch_up(
     *,
     now: datetime | None = None,
     cap: int = CDC_CAP,
+    sweep: timedelta | None = None,
 ) -> CatchUp:
-    """Fetch every change since each entity's checkpoint, publish, then move checkpoints."""
+    """Fetch every change since each entity's checkpoint, publish, then move checkpoints.
+
+    A ``sweep`` reads at least that far back whatever the checkpoint says (the daily
+    sweep Intuit advises); the checkpoint still only moves forward.
+    """
     realm = api.realm_id
     report = CatchUp()
     for entity in ENTITIES:
         began = now or datetime.now(UTC)
-        since = max(checkpoints.get(realm, entity) or began - _LOOKBACK, began - _LOOKBACK)
+        held = checkpoints.get(realm, entity) or began - _LOOKBACK
+        since = max(min(held, began - sweep) if sweep else held, began - _LOOKBACK)
         rows = api.changes([entity], since).get(entity, [])
         if len(rows) >= cap:
             log.info("CDC answer at the cap entity=%s: reading by windows", entity)
@@ -128,6 +142,57 @@ def catch_up(
             for row in rows:
                 if row.get("status") != "Deleted":
                     links.remember(realm, str(row["Id"]), payment_invoice_ids(row))
-        checkpoints.set(realm, entity, max(since, began - _SKEW))  # never backwards
+        checkpoints.set(realm, entity, max(held, began - _SKEW))  # never backwards
         report.fetched[entity] = len(rows)
     return report
+
+
+def backfill(
+    api: QuickBooksApi,
+    checkpoints: Checkpoints,
+    links: PaymentLinks,
+    publish: Callable[[list[LedgerChange]], None],
+    progress: Callable[[int, str], None] | None = None,
+    *,
+    page: int = CDC_CAP,
+) -> int:
+    """First connection: every customer, the open invoices and the payments on them.
+
+    Afterwards each entity's checkpoint is set to when the backfill began, so CDC
+    carries on from there. Returns how many changes were published.
+    """
+    realm, began, published = api.realm_id, datetime.now(UTC), 0
+
+    def send(entity: str, changes: list[LedgerChange]) -> None:
+        nonlocal published
+        publish(changes)
+        published += len(changes)
+        if progress:
+            progress(len(changes), entity)
+
+    for chunk in _chunks(_pages(api, "Customer", None, page), 200):
+        send("Customer", [customer_change(realm, row, began) for row in chunk])
+    invoices = _pages(api, "Invoice", "Balance > '0'", page)
+    for chunk in _chunks(invoices, 200):
+        send("Invoice", [invoice_change(realm, row, began) for row in chunk])
+    payment_ids = sorted(
+        {
+            str(link["TxnId"])
+            for row in invoices
+            for link in row.get("LinkedTxn", [])
+            if link.get("TxnType") == "Payment"
+        }
+    )
+    for chunk in _chunks(payment_ids, 50):
+        rows = [row for pid in chunk if (row := api.read("Payment", pid)) is not None]
+        send("Payment", [payment_change(realm, row, began) for row in rows])
+        for row in rows:
+            links.remember(realm, str(row["Id"]), payment_invoice_ids(row))
+    for entity in ENTITIES:
+        held = checkpoints.get(realm, entity)
+        checkpoints.set(realm, entity, max(held, began - _SKEW) if held else began - _SKEW)
+    return published
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -16,6 +16,7 @@ from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
 from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
 from forwardflow.cli.putback_cmd import putback_app
+from forwardflow.cli.quickbooks_cmd import emulator_app, quickbooks_app
 from forwardflow.cli.remittance_cmd import remittance_app
 from forwardflow.cli.run_cmd import run
 from forwardflow.cli.schedule_cmd import receivable_app, schedule
@@ -38,6 +39,8 @@ app.add_typer(receivable_app, name="receivable")
 app.add_typer(putback_app, name="putback")
 app.add_typer(remittance_app, name="remittance")
 app.add_typer(buyer_app, name="buyer")
+app.add_typer(quickbooks_app, name="quickbooks")
+app.add_typer(emulator_app, name="emulator")
 app.command("status")(status)
 app.command("run")(run)
 app.command("schedule")(schedule)

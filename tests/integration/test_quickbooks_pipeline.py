@@ -18,8 +18,9 @@ from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.broker.runtime import connect_broker
 from forwardflow.net import free_port
-from forwardflow.quickbooks import SqlTokenStore, companies
+from forwardflow.quickbooks import SqlTokenStore, backfill_company, companies
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
@@ -121,6 +122,12 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     assert stored.refresh_token.encode() not in sealed  # sealed at rest
 
     company = emulator.emulator.company(REALM)
+    seeded = company.all("Invoice")[0]["Id"]  # there before the company was connected
+    async with connect_broker(app.settings) as connection:
+        published = await backfill_company(connection.broker, app, REALM)
+    assert published >= 2  # the customer and the open invoice
+    await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
+
     customer = company.all("Customer")[0]["Id"]
     invoice = company.add_invoice(customer, "1200.00", date(2025, 2, 3))["Id"]
     await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
