@@ -27,6 +27,7 @@ from connectors.quickbooks.client import (
 )
 from connectors.quickbooks.fetch import changes_for_notice, tenant_of
 from connectors.quickbooks.schemas import ChangeNotice
+from connectors.quickbooks.writeback import post_journal_entry
 from debtsale.changes import LedgerChange
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
@@ -49,8 +50,10 @@ __all__ = [
     "catch_up_company",
     "companies",
     "fetch_notice",
+    "post_journal_event",
     "publish_changes",
     "publish_notices",
+    "realm_of",
     "store_company",
     "token_warnings",
 ]
@@ -374,3 +377,36 @@ def token_warnings(app: Forwardflow, now: datetime | None = None) -> list[str]:
                 f"QuickBooks company {company['company_id']} must reconnect by {expires:%Y-%m-%d}"
             )
     return found
+
+
+def realm_of(tenant: str) -> str | None:
+    """The QuickBooks company behind a ledger tenant, if it is one."""
+    return tenant.removeprefix("qbo-") if tenant.startswith("qbo-") else None
+
+
+async def post_journal_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
+    """Post a JournalEntryRequested event to its company; (posted, event id).
+
+    Entries of portfolios whose ledger is not a QuickBooks company are not posted.
+    """
+    try:
+        data = json.loads(body)["data"]
+        entry_id, portfolio_id = str(data["entry_id"]), str(data["portfolio_id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DomainError("event.shape", f"not a JournalEntryRequested event: {error}") from None
+    event_id = f"JournalEntryRequested:{portfolio_id}:{entry_id}"
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get(portfolio_id)
+    realm = realm_of(portfolio.tenant) if portfolio else None
+    if realm is None:
+        return False, event_id
+    try:
+        qbo_id, posted = await asyncio.to_thread(
+            post_journal_entry, api_for(app, realm), data, app.settings.quickbooks.accounts
+        )
+    except TransientPlatformError:
+        raise
+    except PlatformError as error:
+        raise DomainError("quickbooks.refused", str(error)) from None
+    log.info("journal entry entry=%s qbo_id=%s posted=%s", entry_id, qbo_id, posted)
+    return True, event_id

@@ -29,7 +29,7 @@ from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
-from forwardflow.quickbooks import fetch_notice
+from forwardflow.quickbooks import fetch_notice, post_journal_event
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_HANDLER, handle_command
 
@@ -39,6 +39,7 @@ __all__ = [
     "ledger_backlog",
     "register_command_subscriber",
     "register_delivery_subscriber",
+    "register_journal_subscriber",
     "register_ledger_subscribers",
     "register_notice_subscriber",
 ]
@@ -292,6 +293,25 @@ def register_notice_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     )
 
 
+def register_journal_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
+    """Post each requested journal entry to the company's books (once: see writeback)."""
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        posted, event_id = await post_journal_event(app, body)
+        return (Outcome.APPLIED if posted else Outcome.SKIPPED), event_id
+
+    _subscribe(
+        broker,
+        app,
+        stream=app.topology.stream("EVENTS"),
+        subject=app.topology.event_subject("JournalEntryRequested"),
+        consumer=f"{app.topology.prefix}_journal_quickbooks",
+        process=process,
+        title="journal entries to QuickBooks",
+        description="Posts the sale, refund, payment-after-sale and remittance entries.",
+    )
+
+
 def build_broker(
     app: Forwardflow, servers: list[str], *, handlers: bool = True, delivery: bool = False
 ) -> NatsBroker:
@@ -305,6 +325,7 @@ def build_broker(
         register_ledger_subscribers(broker, app)
         register_command_subscriber(broker, app)
         register_notice_subscriber(broker, app)
+        register_journal_subscriber(broker, app)
     if delivery:
         register_delivery_subscriber(broker, app)
     return broker

@@ -17,6 +17,9 @@ from pydantic import SecretStr
 from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
+from connectors.quickbooks.writeback import doc_number
+from debtsale.agreement import sample_agreement_text
+from debtsale.commands import ClosePortfolio, CutPortfolio
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.net import free_port
@@ -31,6 +34,7 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
+from handlers.registry import handle_command
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 REALM = "4620816365"
@@ -138,6 +142,37 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     company.delete_payment(payment)  # QuickBooks says only "payment deleted"
     await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
     assert emulator.emulator.calls.count(f"GET /v3/company/{REALM}/invoice/{invoice}") >= 3
+
+
+async def test_the_sale_entry_is_posted_to_the_company_once(
+    app: Forwardflow, emulator: EmulatorServer, service: str
+) -> None:
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        assert (await browser.get(f"{service}/connect/quickbooks")).status_code == 200
+    company = emulator.emulator.company(REALM)
+    async with connect_broker(app.settings) as connection:
+        await backfill_company(connection.broker, app, REALM)
+    seeded = company.all("Invoice")[0]["Id"]
+    await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
+    with app.unit_of_work() as uow:
+        uow.agreements.add(sample_agreement_text())
+        uow.commit()
+    tenant = tenant_of(REALM)
+    for command in (
+        CutPortfolio(
+            command_id="c1",
+            tenant=tenant,
+            portfolio_id="P1",
+            agreement_id="acme-spot-2026",
+            cutoff=date(2025, 6, 30),
+        ),
+        ClosePortfolio(command_id="c2", portfolio_id="P1", closing=date(2025, 7, 15)),
+    ):
+        handle_command(app.unit_of_work(), command)
+    await _eventually(lambda: len(company.all("JournalEntry")) == 1)
+    (entry,) = company.all("JournalEntry")
+    assert entry["DocNumber"] == doc_number("sale:P1")
+    assert entry["TxnDate"] == "2025-07-15"
 
 
 async def test_a_forged_webhook_is_refused(app: Forwardflow, service: str) -> None:
