@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 
 from faststream.nats import NatsBroker
 from sqlalchemy import select, text
@@ -25,7 +26,13 @@ from connectors.quickbooks.schemas import ChangeNotice
 from connectors.quickbooks.webhook import webhook_endpoint
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
-from forwardflow.quickbooks import PLATFORM, auth_client, publish_notices, store_company
+from forwardflow.quickbooks import (
+    PLATFORM,
+    auth_client,
+    companies,
+    publish_notices,
+    store_company,
+)
 from forwardflow.store.tables import platform_companies
 
 __all__ = ["http_app"]
@@ -96,6 +103,11 @@ def http_app(app: Forwardflow, broker: NatsBroker) -> Starlette:
             failing.append("broker")
         try:
             await asyncio.to_thread(_ping, app)
+            for company in await asyncio.to_thread(companies, app):
+                expires = company["refresh_expires_at"]
+                expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+                if expires <= datetime.now(UTC):
+                    failing.append(f"quickbooks {company['company_id']}: reconnect (token expired)")
         except Exception as error:  # any failure means not ready; say which part
             failing.append(f"database: {type(error).__name__}")
         if failing:
