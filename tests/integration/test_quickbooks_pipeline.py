@@ -42,7 +42,7 @@ REALM = "4620816365"
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    emulator = Emulator()
+    emulator = Emulator(retry_scale=0.01)
     company = emulator.company(REALM)
     customer = company.add_customer("Red Rock Diner")
     company.add_invoice(customer["Id"], "500.00", date(2025, 1, 2))

@@ -8,7 +8,9 @@ queued to prove the connector recovers: 429, throttle code 3001, an XML throttle
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import itertools
 import json
 import queue
 import re
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -34,6 +36,7 @@ from connectors.quickbooks.webhook import sign
 __all__ = ["Emulator", "Fault"]
 
 CDC_CAP = 1000
+_RETRY_S = (10, 20, 30, 300, 1200, 7200, 14400, 21600)  # then every 6 h, as Intuit does
 _ENTITY_PATHS = {
     "customer": "Customer",
     "invoice": "Invoice",
@@ -62,7 +65,7 @@ def _fault(code: str, message: str, detail: str = "", status: int = 400) -> Resp
 class Fault:
     """A failure to answer with, ``times`` times, on requests whose path contains ``path``."""
 
-    kind: str  # "429", "3001", "xml", "401", "5010"
+    kind: str  # "429", "3001", "xml", "401", "5010", "slow"
     path: str = "/v3/"
     times: int = 1
 
@@ -81,6 +84,8 @@ class Emulator:
     faults: list[Fault] = field(default_factory=list)
     webhook_url: str | None = None
     webhook_format: str = "cloudevents"
+    retry_scale: float = 1.0  # tests shrink Intuit's retry delays (10 s, 20 s, 30 s, 5 min …)
+    slow_seconds: float = 2.0  # how long a "slow" fault delays its answer
     base_url: str = "http://127.0.0.1:0"
     calls: list[str] = field(default_factory=list)
     _codes: dict[str, str] = field(default_factory=dict)
@@ -88,6 +93,7 @@ class Emulator:
     _refresh: dict[str, str] = field(default_factory=dict)
     _outbox: queue.Queue[tuple[str, bytes] | None] = field(default_factory=queue.Queue)
     _sender: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     # ------------------------------------------------------------ set-up
     def company(self, realm_id: str, **options: Any) -> EmulatedCompany:
@@ -157,13 +163,15 @@ class Emulator:
                     if body.startswith(b"[")
                     else "application/json",
                 }
-                for attempt in range(5):  # Intuit retries too; a down endpoint waits
+                for attempt in itertools.count():  # later events wait, as at Intuit
                     try:
                         if client.post(url, content=body, headers=headers).status_code == 200:
                             break
                     except httpx.HTTPError:
                         pass
-                    time.sleep(0.2 * (attempt + 1))
+                    delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)] * self.retry_scale
+                    if self._stopping.wait(delay):
+                        break
                 self._outbox.task_done()
 
     def flush_webhooks(self, timeout: float = 10.0) -> None:
@@ -188,9 +196,12 @@ class Emulator:
         held = self._access.get(token)
         return held is not None and held[0] == realm and held[1] > time.time()
 
-    def _guard(self, request: Request, realm: str) -> Response | None:
+    async def _guard(self, request: Request, realm: str) -> Response | None:
         self.calls.append(f"{request.method} {request.url.path}")
         fault = self._take_fault(request.url.path)
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(self.slow_seconds)
+            fault = None
         if fault is not None:
             if fault.kind == "429":
                 return Response("Too Many Requests", status_code=429)
@@ -223,7 +234,7 @@ class Emulator:
             request.path_params["entity"],
             request.path_params["entity_id"],
         )
-        if refused := self._guard(request, realm):
+        if refused := await self._guard(request, realm):
             return refused
         entity = _ENTITY_PATHS.get(path.lower())
         found = self.companies[realm].get(entity, entity_id) if entity else None
@@ -235,7 +246,7 @@ class Emulator:
 
     async def _query(self, request: Request) -> Response:
         realm = request.path_params["realm"]
-        if refused := self._guard(request, realm):
+        if refused := await self._guard(request, realm):
             return refused
         text = (await request.body()).decode().strip()
         match = re.fullmatch(
@@ -258,7 +269,7 @@ class Emulator:
 
     async def _cdc(self, request: Request) -> Response:
         realm = request.path_params["realm"]
-        if refused := self._guard(request, realm):
+        if refused := await self._guard(request, realm):
             return refused
         entities = [e.strip() for e in request.query_params.get("entities", "").split(",") if e]
         since_text = request.query_params.get("changedSince", "")
@@ -284,7 +295,7 @@ class Emulator:
 
     async def _create(self, request: Request) -> Response:
         realm, path = request.path_params["realm"], request.path_params["entity"]
-        if refused := self._guard(request, realm):
+        if refused := await self._guard(request, realm):
             return refused
         if path.lower() != "journalentry":
             return _fault(
@@ -371,6 +382,42 @@ class Emulator:
         """Make every access token stale (as an hour passing would)."""
         self._access = {t: (realm, 0.0) for t, (realm, _) in self._access.items()}
 
+    # ------------------------------------------------------------ control (not QuickBooks)
+    async def _control(self, request: Request) -> Response:
+        """Change data over HTTP when the emulator runs on its own (``forwardflow emulator``)."""
+        company = self.companies.get(request.path_params["realm"])
+        if company is None:
+            return _json({"error": "unknown realm"}, 404)
+        action = request.path_params["action"]
+        data = json.loads(await request.body() or b"{}", parse_float=Decimal)
+        try:
+            if action == "payment":
+                made = company.post_payment(
+                    data["customer"], date.fromisoformat(data["date"]), data["applies"]
+                )
+            elif action == "invoice":
+                made = company.add_invoice(
+                    data["customer"], str(data["amount"]), date.fromisoformat(data["date"])
+                )
+            elif action == "void-invoice":
+                made = company.void_invoice(data["invoice"])
+            elif action == "void-payment":
+                made = company.void_payment(data["payment"])
+            elif action == "delete-payment":
+                made = company.delete_payment(data["payment"])
+            elif action == "merge-customers":
+                made = company.merge_customers(data["merged"], data["into"])
+            else:
+                return _json({"error": f"unknown action {action}"}, 404)
+        except (KeyError, ValueError) as error:
+            return _json({"error": f"{type(error).__name__}: {error}"}, 400)
+        return _json(made)
+
+    def stop_webhooks(self) -> None:
+        """Stop retrying webhooks (the sender thread ends)."""
+        self._stopping.set()
+        self._outbox.put(None)
+
     def app(self) -> Starlette:
         """The ASGI application."""
         api = "/v3/company/{realm}"
@@ -385,6 +432,7 @@ class Emulator:
                 Route(f"{api}/cdc", self._cdc),
                 Route(f"{api}/{{entity}}/{{entity_id}}", self._read),
                 Route(f"{api}/{{entity}}", self._create, methods=["POST"]),
+                Route("/_emulator/{realm}/{action}", self._control, methods=["POST"]),
             ]
         )
 

@@ -54,6 +54,7 @@ class EmulatorServer:
         """Stop serving and wait for the thread."""
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self.emulator.stop_webhooks()
 
     def __enter__(self) -> Self:
         return self.start()
