@@ -173,3 +173,33 @@ def test_a_journal_entry_posted_again_by_a_retry_exists_once(
         if line["JournalEntryLineDetail"]["AccountRef"]["value"] == "84"
     )
     assert receivable["JournalEntryLineDetail"]["Entity"]["EntityRef"]["value"] == customer
+
+
+def test_stock_python_quickbooks_works_against_the_emulator_with_only_its_base_url(
+    api: QuickBooksApi,
+    server: EmulatorServer,
+    store: MemoryTokenStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unchanged python-quickbooks, as any developer would use it (plain HTTP on loopback
+    needs requests-oauthlib's standard OAUTHLIB_INSECURE_TRANSPORT switch)."""
+    from quickbooks import QuickBooks
+    from quickbooks.objects.invoice import Invoice
+
+    from connectors.quickbooks.testing import auth_client_for
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    tokens = store.load(REALM)
+    auth = auth_client_for(server)
+    auth.access_token, auth.refresh_token = tokens.access_token, tokens.refresh_token
+    client = QuickBooks(
+        auth_client=auth,
+        refresh_token=tokens.refresh_token,
+        company_id=REALM,
+        minorversion=75,
+        use_decimal=True,
+    )
+    client.api_url_v3 = server.api_url_v3
+    invoice = Invoice.get(_first_invoice(server), qb=client)
+    assert invoice.TotalAmt == Decimal("100.25")
+    assert len(Invoice.all(qb=client)) == 5
