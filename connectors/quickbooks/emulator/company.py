@@ -53,6 +53,7 @@ class EmulatedCompany:
     changes: list[Change] = field(default_factory=list)
     listeners: list[Callable[[EmulatedCompany, Change], None]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    _paid_by: dict[str, set[str]] = field(default_factory=dict)  # invoice → payment ids
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ------------------------------------------------------------ reading
@@ -149,7 +150,8 @@ class EmulatedCompany:
             return
         paid = Decimal(0)
         links = []
-        for payment in self.entities["Payment"].values():
+        for payment_id in sorted(self._paid_by.get(invoice_id, ()), key=int):
+            payment = self.entities["Payment"][payment_id]
             if payment.get("status") == "Deleted":
                 continue
             for line in payment.get("Line", []):
@@ -200,6 +202,7 @@ class EmulatedCompany:
             }
             saved = self._save("Payment", record, "created")
             for invoice_id in allocations:
+                self._paid_by.setdefault(invoice_id, set()).add(str(saved["Id"]))
                 self._rebalance(invoice_id)
             return saved
 
