@@ -210,10 +210,12 @@ class Ledger:
         self._credits: _Registers[CreditRecorded] = _Registers()
         self._customers: _Registers[DebtorProfile] = _Registers()
         self._merges: _Registers[str] = _Registers()
+        self._index: dict[str, list[Application]] | None = None  # applications by invoice
 
     # ------------------------------------------------------------------ applying
     def apply(self, change: LedgerChange) -> bool:
         """Apply one change; False when it was a duplicate or older than what is held."""
+        self._index = None  # what is applied to which invoice may change
         match change:
             case InvoiceRecorded():
                 return self._invoices.put(change.invoice_id, change.version, change)
@@ -263,6 +265,12 @@ class Ledger:
         return ()
 
     def _applications(self) -> dict[str, list[Application]]:
+        """Applications by invoice, built once per state of the ledger (reads are many)."""
+        if self._index is None:
+            self._index = self._build_applications()
+        return self._index
+
+    def _build_applications(self) -> dict[str, list[Application]]:
         by_invoice: dict[str, list[Application]] = {}
 
         def add(

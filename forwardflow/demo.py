@@ -1,10 +1,12 @@
 """The main job end to end on embedded defaults, as ``make demo`` runs it.
 
-A synthetic firm's ledger goes through the real path: published to the embedded NATS
-JetStream, applied by the ledger subscribers into SQLite exactly once, valued, cut
-into a sale under the sample agreement, reconciled against last-minute payments that
-arrive through the same pipeline, closed, and its events relayed from the outbox.
-The QuickBooks emulator, SFTP delivery and put-backs join as their issues land.
+Everything is real except the firm and the buyer: the QuickBooks Online emulator holds
+three years of a firm's books; forwardflow runs as its service (embedded NATS
+JetStream, SQLite, its HTTP app), connects the company through OAuth, backfills it,
+values the receivables, cuts a sale under the sample agreement, takes last-minute
+payments in through signed webhooks, closes, delivers the encrypted file to a loopback
+SFTP buyer, answers the buyer's put-back file, refunds, and posts every journal entry
+back to the emulator.
 """
 
 from __future__ import annotations
@@ -13,29 +15,48 @@ import asyncio
 import csv
 import json
 import shutil
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from faststream.nats import NatsBroker
+import httpx
+from pydantic import SecretStr
+from pysequoia import Profile, Tsk
 
-from debtsale.agreement import Agreement, sample_agreement_text
-from debtsale.changes import LedgerChange
-from debtsale.journal import sale_entry
+from connectors.quickbooks.emulator.app import Emulator
+from connectors.quickbooks.emulator.server import EmulatorServer
+from connectors.quickbooks.fetch import tenant_of
+from debtsale.agreement import PutbackReason, sample_agreement_text
+from debtsale.commands import ClosePortfolio, CutPortfolio, DecidePutback, FlagReceivable
+from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
+from debtsale.putback import PutbackStatus
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.valuation import ValuationReport, value_receivables
 from forwardflow.bootstrap import Forwardflow, bootstrap
-from forwardflow.broker.envelope import ledger_message
-from forwardflow.broker.relay import relay_pending
-from forwardflow.broker.runtime import BrokerConnection, connect_broker
-from forwardflow.broker.subscribers import build_broker, ledger_backlog
-from forwardflow.demo_firm import last_minute_payments, seed_firm
-from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
+from forwardflow.broker.runtime import connect_broker
+from forwardflow.broker.subscribers import ledger_backlog
+from forwardflow.demo_firm import seed_emulated_firm
+from forwardflow.inbound import process_buyer_inbox
+from forwardflow.net import free_port
+from forwardflow.quickbooks import backfill_company
+from forwardflow.service import Role, serve
+from forwardflow.settings import (
+    DeliverySettings,
+    HttpSettings,
+    QuickBooksSettings,
+    ScheduleSettings,
+    load_settings,
+)
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
 from forwardflow.store import upgrade
+from handlers.registry import handle_command
+from sftp.keys import ensure_ssh_key
+from sftp.loopback import LoopbackSftp
 
 __all__ = ["CLOSING", "CUTOFF", "DemoError", "DemoResult", "prepare_workdir", "run_demo"]
 
@@ -43,6 +64,9 @@ MARKER = ".forwardflow-demo"
 SUMMARY = "demo-summary.json"
 CUTOFF = date(2026, 10, 31)
 CLOSING = date(2026, 11, 13)
+REALM = "4620816365"
+PORTFOLIO = "P-2026-10"
+PORTFOLIO_AGREEMENT = "acme-spot-2026"
 
 Progress = Callable[[str, int, int], None]
 
@@ -90,61 +114,396 @@ def prepare_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("made by forwardflow demo; cleared on the next run\n")
 
 
-async def _drained(
-    connection: BrokerConnection, app: Forwardflow, total: int, progress: Progress, label: str
+async def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` (run off the loop) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (found := await asyncio.to_thread(check)):
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+    return found
+
+
+def _agreement(sftp: LoopbackSftp) -> str:
+    return (
+        sample_agreement_text()
+        + "\n[delivery]\n"
+        + 'host = "127.0.0.1"\n'
+        + f"port = {sftp.port}\n"
+        + 'username = "acme"\n'
+        + f'host_key = "{sftp.pin}"\n'
+        + 'buyer_certificate = "buyers/acme.asc"\n'
+    )
+
+
+_BUYER_UID = "Acme Recovery Partners <files@acme.example>"
+
+
+def _buyer_key(secret: Path, certificate: Path) -> str:
+    """The demo buyer's key pair, made as a buyer would: with gpg, when it is installed.
+
+    Buyers read files with gpg 2.2/2.4, which know SEIPD v1 only. Sequoia encrypts with
+    SEIPD v2 to a certificate that advertises it, and every key Sequoia generates does;
+    a gpg-made key advertises v1 only. Without gpg the demo uses a Sequoia key, whose
+    files open with Sequoia (``sq``) or gpg 2.5+ (see docs/decisions.md).
+    """
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        key = Tsk.generate(_BUYER_UID, profile=Profile.RFC4880)
+        secret.write_text(str(key), encoding="utf-8")
+        certificate.write_text(str(key.extract_certificate()), encoding="utf-8")
+        return "Sequoia (gpg is not installed)"
+    home = secret.parent / ".gnupg"
+    home.mkdir(mode=0o700)
+    base = [gpg, "--homedir", str(home), "--batch", "--pinentry-mode", "loopback"]
+    base += ["--passphrase", ""]
+    subprocess.run(
+        [*base, "--quick-generate-key", _BUYER_UID, "rsa3072", "sign,encr", "never"],
+        check=True,
+        capture_output=True,
+    )
+    exported = subprocess.run(
+        [*base, "--armor", "--export-secret-keys", _BUYER_UID], check=True, capture_output=True
+    )
+    secret.write_bytes(exported.stdout)
+    public = subprocess.run(
+        [*base, "--armor", "--export", _BUYER_UID], check=True, capture_output=True
+    )
+    certificate.write_bytes(public.stdout)
+    subprocess.run(
+        [shutil.which("gpgconf") or "gpgconf", "--homedir", str(home), "--kill", "all"],
+        check=False,
+        capture_output=True,
+    )
+    return "gpg"
+
+
+def _portfolio(app: Forwardflow) -> Portfolio:
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get(PORTFOLIO)
+    if portfolio is None:
+        raise DemoError(f"portfolio {PORTFOLIO} is missing")
+    return portfolio
+
+
+class _Demo:
+    """The demo's moving parts and its steps, in order."""
+
+    def __init__(self, workdir: Path, step: Callable[[str], None], progress: Progress) -> None:
+        self.workdir = workdir
+        self.result = DemoResult(workdir=workdir.resolve())
+        self._step = step
+        self.progress = progress
+
+    def done(self, message: str) -> None:
+        self.result.steps.append(message)
+        self._step(message)
+
+    async def drained(self, app: Forwardflow, label: str) -> None:
+        async with connect_broker(app.settings) as connection:
+            started = None
+            while True:
+                busy = await ledger_backlog(connection.broker, app.topology)
+                started = started or busy
+                self.progress(label, max(0, (started or 1) - busy), started or 1)
+                if busy == 0:
+                    return
+                await asyncio.sleep(0.2)
+
+    async def run(self) -> DemoResult:
+        data = self.workdir / "data"
+        emulator = Emulator(retry_scale=0.05)
+        company = emulator.company(REALM)
+        firm = await asyncio.to_thread(seed_emulated_firm, company, CUTOFF)
+        self.done(
+            f"QuickBooks emulator seeded: {len(firm.customers):,} customers, "
+            f"{len(company.entities['Invoice']):,} invoices over three years"
+        )
+        buyer_dir = self.workdir / "buyer"
+        buyer_dir.mkdir()
+        (data / "buyers").mkdir(parents=True)
+        how = await asyncio.to_thread(
+            _buyer_key, buyer_dir / "buyer-secret-key.asc", data / "buyers" / "acme.asc"
+        )
+        self.done(f"the buyer's OpenPGP key made with {how}")
+        ssh_public = ensure_ssh_key(data / "keys" / "ssh_ed25519")
+        port = free_port()
+        with (
+            EmulatorServer(emulator) as qbo,
+            LoopbackSftp(self.workdir / "buyer" / "sftp", "acme", ssh_public) as sftp,
+        ):
+            for folder in ("incoming", "putbacks"):
+                (sftp.root / folder).mkdir()
+            self.done(f"loopback SFTP buyer at 127.0.0.1:{sftp.port} (host key pinned)")
+            settings = load_settings(
+                data_dir=data,
+                http=HttpSettings(port=port),
+                schedule=ScheduleSettings(interval_seconds=0),
+                # the demo reads the buyer's inbox once, when the buyer has filed; polling
+                # would spend the CPU on SSH handshakes with the in-process buyer
+                delivery=DeliverySettings(inbox_poll_seconds=0),
+                quickbooks=QuickBooksSettings(
+                    client_id=emulator.client_id,
+                    client_secret=SecretStr(emulator.client_secret),
+                    verifier_token=SecretStr(emulator.verifier_token),
+                    redirect_uri=f"http://127.0.0.1:{port}/callback/quickbooks",
+                    api_base_url=qbo.api_url_v3,
+                    discovery_url=qbo.discovery_url,
+                    catch_up_minutes=0,
+                ),
+            )
+            app = bootstrap(settings)
+            try:
+                await self._with_service(app, emulator, firm, sftp)
+            finally:
+                app.close()
+        return self.result
+
+    async def _with_service(
+        self, app: Forwardflow, emulator: Emulator, firm: Any, sftp: LoopbackSftp
+    ) -> None:
+        upgrade(app.engine)
+        self.result.store = store_status(app)
+        self.done(
+            f"state store ready: {self.result.store.backend}, schema {self.result.store.revision}"
+        )
+        stop = asyncio.Event()
+        service = asyncio.create_task(serve(app, Role.ALL, stop))
+        base = f"http://127.0.0.1:{app.settings.http.port}"
+        try:
+            async with httpx.AsyncClient() as client:
+
+                async def ready() -> bool:
+                    try:
+                        return (await client.get(f"{base}/readyz")).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
+                await _poll_async("the service", ready, service)
+            async with connect_broker(app.settings) as connection:
+                pid = connection.embedded.pid if connection.embedded else None
+                self.done(f"embedded NATS JetStream started at {connection.url}; service on {base}")
+                emulator.webhook_url = f"{base}/webhooks/quickbooks"
+                await self._steps(app, emulator, firm, sftp, base, connection.broker)
+                self.result.broker = await broker_status(connection)
+        finally:
+            stop.set()
+            await service
+        self.result.broker_pid_stopped = pid is None or not Path(f"/proc/{pid}").exists()
+        self.done(
+            "service and embedded broker stopped"
+            + ("" if self.result.broker_pid_stopped else " (STILL RUNNING)")
+        )
+
+    async def _steps(
+        self,
+        app: Forwardflow,
+        emulator: Emulator,
+        firm: Any,
+        sftp: LoopbackSftp,
+        base: str,
+        broker: Any,
+    ) -> None:
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            connected = await browser.get(f"{base}/connect/quickbooks")
+        if connected.status_code != 200:
+            raise DemoError(f"connecting the company failed: {connected.text}")
+        self.done(f"company {REALM} connected through OAuth (tokens sealed at rest)")
+
+        counted = {"n": 0}
+
+        def backfilled(count: int, entity: str) -> None:
+            counted["n"] += count
+            self.progress("backfilling from QuickBooks", counted["n"], counted["n"])
+
+        published = await backfill_company(broker, app, REALM, backfilled)
+        await self.drained(app, "applying the backfill")
+        self.done(f"backfill: {published:,} ledger changes published and applied exactly once")
+
+        tenant = tenant_of(REALM)
+        for invoice in firm.disputed:
+            handle_command(
+                app.unit_of_work(),
+                FlagReceivable(
+                    command_id=f"demo:dispute:{invoice}",
+                    tenant=tenant,
+                    receivable_id=invoice,
+                    reason=ExclusionReason.ACTIVE_DISPUTE,
+                    since=date(2026, 9, 1),
+                ),
+            )
+        for invoice in firm.bankrupt:
+            handle_command(
+                app.unit_of_work(),
+                FlagReceivable(
+                    command_id=f"demo:bankruptcy:{invoice}",
+                    tenant=tenant,
+                    receivable_id=invoice,
+                    reason=ExclusionReason.BANKRUPTCY,
+                    since=date(2026, 8, 1),
+                ),
+            )
+        self.done(f"{len(firm.disputed)} disputes and {len(firm.bankrupt)} bankruptcies flagged")
+
+        with app.unit_of_work() as uow:
+            agreement = uow.agreements.add(_agreement(sftp))
+            uow.commit()
+            ledger = uow.ledger.load(tenant)
+        self.result.valuation = value_receivables(ledger, agreement, CUTOFF)
+        self.done(
+            f"valued {self.result.valuation.count:,} eligible receivables under {agreement.id}"
+        )
+
+        handle_command(
+            app.unit_of_work(),
+            CutPortfolio(
+                command_id="demo:cut",
+                tenant=tenant,
+                portfolio_id=PORTFOLIO,
+                agreement_id=agreement.id,
+                cutoff=CUTOFF,
+            ),
+        )
+        portfolio = _portfolio(app)
+        self.done(
+            f"cut {PORTFOLIO}: {len(portfolio.lines):,} receivables, face "
+            f"{portfolio.total_face_at_cutoff.amount:,}, "
+            f"price {portfolio.total_price_at_cutoff.amount:,} USD"
+        )
+
+        company = emulator.company(REALM)
+        late = sorted(portfolio.lines)[:5]
+        payments = []
+        for number, invoice in enumerate(late):
+            line = portfolio.lines[invoice]
+            amount = (
+                line.face_at_cutoff.amount
+                if number % 2 == 0
+                else (line.face_at_cutoff.amount * 3 / 10).quantize(line.face_at_cutoff.amount)
+            )
+            payments.append(
+                company.post_payment(line.customer_id, date(2026, 11, 6), {invoice: amount})["Id"]
+            )
+
+        def arrived() -> bool:
+            with app.unit_of_work() as uow:
+                held = uow.ledger.load(tenant)
+            return all(held.payment_invoices(p) for p in payments)
+
+        await _until("the last-minute payments", arrived)
+        await self.drained(app, "applying webhooks")
+        self.done(f"{len(payments)} last-minute payments came in through signed webhooks")
+
+        handle_command(
+            app.unit_of_work(),
+            ClosePortfolio(command_id="demo:close", portfolio_id=PORTFOLIO, closing=CLOSING),
+        )
+
+        def delivered() -> dict[str, Any] | None:
+            with app.unit_of_work() as uow:
+                receipt = uow.deliveries.get(PORTFOLIO)
+            return receipt if receipt and receipt["status"] == "delivered" else None
+
+        receipt = await _until("the delivery to the buyer", delivered)
+        remote = {
+            Path(f["remote_path"]).name: sftp.root / f["remote_path"] for f in receipt["files"]
+        }
+        encrypted = next(p for n, p in remote.items() if n.endswith(".csv.pgp"))
+        manifest = next(p for n, p in remote.items() if n.endswith(".manifest.json"))
+        self.done(
+            f"closed {PORTFOLIO}; sale file encrypted, signed and delivered over SFTP "
+            f"({encrypted.name})"
+        )
+
+        portfolio = _portfolio(app)
+        returned = next(
+            rid for rid in sorted(portfolio.lines) if portfolio.lines[rid].sold and rid not in late
+        )
+        (sftp.root / "putbacks" / "req-0001.csv").write_text(
+            "portfolio_id,receivable_id,reason,evidence_reference,request_date,fact_date\r\n"
+            f"{PORTFOLIO},{returned},{PutbackReason.BANKRUPTCY.value},24-B-1001,2026-11-20,2026-11-01\r\n"
+        )
+        answered = await asyncio.to_thread(process_buyer_inbox, app, PORTFOLIO_AGREEMENT)
+        if not answered or not (sftp.root / "results" / "req-0001.csv.result.csv").exists():
+            raise DemoError("the buyer's put-back file was not answered")
+        request_id = "req-0001-L2"
+        handle_command(
+            app.unit_of_work(),
+            DecidePutback(
+                command_id="demo:decide",
+                portfolio_id=PORTFOLIO,
+                request_id=request_id,
+                accept=True,
+                decided_on=date(2026, 11, 21),
+            ),
+        )
+        portfolio = _portfolio(app)
+        decision = portfolio.putbacks[request_id].decision
+        if decision.status is not PutbackStatus.ACCEPTED:
+            raise DemoError(f"the put-back was not accepted: {decision.rule} {decision.detail}")
+        self.done(
+            "buyer's put-back file answered; refund "
+            f"{decision.refund.amount if decision.refund else 0} USD accepted"
+        )
+
+        expected = 2  # the sale entry and the refund
+        entries = await _until(
+            "the journal entries in QuickBooks",
+            lambda: (e := company.all("JournalEntry")) and len(e) >= expected and e,
+        )
+        self.done(f"{len(entries)} journal entries posted to QuickBooks (each once)")
+        self._outputs(app, portfolio, entries, encrypted, manifest)
+
+    def _outputs(
+        self,
+        app: Forwardflow,
+        portfolio: Portfolio,
+        entries: list[dict[str, Any]],
+        encrypted: Path,
+        manifest: Path,
+    ) -> None:
+        reconciliation = ReconciliationReport.of(portfolio)
+        self.result.reconciliation = reconciliation
+        out = self.workdir / "out"
+        out.mkdir(exist_ok=True)
+        json_path = out / f"reconciliation-{portfolio.id}.json"
+        json_path.write_text(json.dumps(as_data(reconciliation), indent=2))
+        csv_path = out / f"reconciliation-{portfolio.id}.csv"
+        with csv_path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(reconciliation.csv_rows())
+        journal_path = out / "journal-entries-posted.json"
+        journal_path.write_text(json.dumps(entries, indent=2, default=str))
+        self.result.files.update(
+            encrypted_sale_file=str(encrypted.resolve()),
+            manifest=str(manifest.resolve()),
+            buyer_secret_key=str((self.workdir / "buyer" / "buyer-secret-key.asc").resolve()),
+            seller_certificate=str((self.workdir / "data" / "keys" / "seller.asc").resolve()),
+            reconciliation_json=str(json_path.resolve()),
+            reconciliation_csv=str(csv_path.resolve()),
+            journal_entries=str(journal_path.resolve()),
+        )
+        self.result.figures.update(
+            receivables_sold=reconciliation.sold,
+            receivables_removed=reconciliation.removed,
+            total_face=str(portfolio.total_face.amount),
+            total_price=str(portfolio.total_price.amount),
+            refunds=str(portfolio.refunds.amount),
+            loss_on_sale=str(portfolio.loss_on_sale.amount),
+            currency=portfolio.currency,
+        )
+
+
+async def _poll_async(
+    what: str, check: Callable[[], Awaitable[bool]], service: asyncio.Task[None]
 ) -> None:
-    """Wait until every ledger consumer has acknowledged everything, reporting progress."""
-    while True:
-        busy = await ledger_backlog(connection.broker, app.topology)
-        progress(label, total - busy, total)
-        if busy == 0:
-            return
+    deadline = time.monotonic() + 60
+    while not await check():
+        if service.done():
+            service.result()  # raises the service's error
+            raise DemoError("the service stopped")
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-async def _deliver(
-    connection: BrokerConnection,
-    app: Forwardflow,
-    tenant: str,
-    changes: list[LedgerChange],
-    progress: Progress,
-    label: str,
-) -> None:
-    jetstream = connection.broker.connection.jetstream()
-    for done, change in enumerate(changes, start=1):
-        subject, body, headers = ledger_message(app.topology, tenant, change)
-        await jetstream.publish(subject, body, headers=headers)
-        if done % 250 == 0 or done == len(changes):
-            progress(f"publishing {label}", done, len(changes))
-    await _drained(connection, app, len(changes), progress, f"applying {label}")
-
-
-def _write_outputs(result: DemoResult, portfolio: Portfolio, workdir: Path) -> None:
-    reconciliation = ReconciliationReport.of(portfolio)
-    result.reconciliation = reconciliation
-    out = workdir / "out"
-    out.mkdir(exist_ok=True)
-    json_path = out / f"reconciliation-{portfolio.id}.json"
-    json_path.write_text(json.dumps(as_data(reconciliation), indent=2))
-    csv_path = out / f"reconciliation-{portfolio.id}.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(reconciliation.csv_rows())
-    journal_path = out / f"journal-{portfolio.id}.json"
-    journal_path.write_text(json.dumps([as_data(sale_entry(portfolio))], indent=2))
-    result.files.update(
-        reconciliation_json=str(json_path.resolve()),
-        reconciliation_csv=str(csv_path.resolve()),
-        journal_entries=str(journal_path.resolve()),
-    )
-    result.figures.update(
-        receivables_sold=reconciliation.sold,
-        receivables_removed=reconciliation.removed,
-        total_face=str(portfolio.total_face.amount),
-        total_price=str(portfolio.total_price.amount),
-        refunds=str(portfolio.refunds.amount),
-        loss_on_sale=str(portfolio.loss_on_sale.amount),
-        currency=portfolio.currency,
-    )
 
 
 async def run_demo(
@@ -152,72 +511,10 @@ async def run_demo(
     step: Callable[[str], None] = lambda _: None,
     progress: Progress = lambda _label, _done, _total: None,
 ) -> DemoResult:
-    """Run the demo in ``workdir`` (SQLite, embedded NATS); ``step`` hears each milestone."""
+    """Run the demo in ``workdir``; ``step`` hears each milestone."""
     prepare_workdir(workdir)
-    result = DemoResult(workdir=workdir.resolve())
-
-    def done(message: str) -> None:
-        result.steps.append(message)
-        step(message)
-
-    settings = load_settings(
-        data_dir=workdir / "data", database=DatabaseSettings(), broker=BrokerSettings()
-    )
-    app = bootstrap(settings)
-    agreement = Agreement.from_toml(sample_agreement_text())
-    try:
-        upgrade(app.engine)
-        result.store = store_status(app)
-        done(f"state store ready: {result.store.backend}, schema {result.store.revision}")
-        firm = seed_firm(as_of=CLOSING)
-        tenant = firm.ledger.tenant
-        done(f"synthetic firm: {len(firm.changes):,} ledger changes over three years")
-
-        def make(servers: list[str]) -> NatsBroker:
-            return build_broker(app, servers)
-
-        async with connect_broker(settings, make, start=True) as connection:
-            done(f"embedded NATS JetStream started at {connection.url}")
-            await _deliver(connection, app, tenant, list(firm.changes), progress, "ledger")
-            with app.unit_of_work() as uow:
-                ledger = uow.ledger.load(tenant)
-            if ledger.snapshot() != firm.ledger.snapshot():
-                raise DemoError("the store's ledger differs from the firm's")
-            done("ledger applied through the broker, exactly once: store equals the firm's books")
-
-            result.valuation = value_receivables(ledger, agreement, CUTOFF)
-            done(f"valued {result.valuation.count:,} eligible receivables under {agreement.id}")
-            portfolio = Portfolio.cut("P-2026-10", agreement, ledger, CUTOFF)
-            done(
-                f"cut portfolio {portfolio.id}: {len(portfolio.lines):,} receivables, face "
-                f"{portfolio.total_face_at_cutoff.amount:,}, price "
-                f"{portfolio.total_price_at_cutoff.amount:,} {portfolio.currency}"
-            )
-
-            late = last_minute_payments(firm, sorted(portfolio.lines), paid_on=date(2026, 11, 6))
-            await _deliver(connection, app, tenant, late, progress, "last-minute payments")
-            with app.unit_of_work() as uow:
-                ledger = uow.ledger.load(tenant)
-            done(f"{len(late)} last-minute payments arrived between cut-off and closing")
-
-            portfolio.close(agreement, ledger, CLOSING)
-            with app.unit_of_work() as uow:
-                for event in portfolio.pull_events():
-                    uow.outbox.add(
-                        event_id=event.event_id,
-                        subject=app.topology.event_subject(type(event).__name__),
-                        payload=as_data(event),
-                    )
-                uow.commit()
-            sent = await relay_pending(app.unit_of_work, connection.broker, app.topology)
-            done(f"closed {portfolio.id}; {sent} domain events relayed from the outbox")
-            _write_outputs(result, portfolio, workdir)
-            result.broker = await broker_status(connection)
-            pid = connection.embedded.pid if connection.embedded else None
-        result.broker_pid_stopped = pid is None or not Path(f"/proc/{pid}").exists()
-        done("embedded broker stopped" + ("" if result.broker_pid_stopped else " (STILL RUNNING)"))
-    finally:
-        app.close()
+    demo = _Demo(workdir, step, progress)
+    result = await demo.run()
     summary = workdir / SUMMARY
     result.files["summary"] = str(summary.resolve())
     summary.write_text(json.dumps(result.summary(), indent=2, default=str))

@@ -183,8 +183,9 @@ def backfill(
             if link.get("TxnType") == "Payment"
         }
     )
-    for chunk in _chunks(payment_ids, 50):
-        rows = [row for pid in chunk if (row := api.read("Payment", pid)) is not None]
+    for chunk in _chunks(payment_ids, 100):  # one query per hundred, not a read each
+        ids = ", ".join(f"'{int(pid)}'" for pid in chunk)  # ids are numeric in QuickBooks
+        rows = api.query(_query("Payment", f"Id in ({ids})", 1, page))
         send("Payment", [payment_change(realm, row, began) for row in rows])
         for row in rows:
             links.remember(realm, str(row["Id"]), payment_invoice_ids(row))

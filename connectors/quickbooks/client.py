@@ -156,10 +156,18 @@ class QuickBooksApi:
         self._throttle_wait_s = throttle_wait_s
         self._throttle_attempts = throttle_attempts
         self._limiter = _LIMITERS[realm_id]
+        self._auth_cached: AuthClient | None = None
+
+    def _auth(self) -> AuthClient:
+        """One intuit-oauth client per API object: making one fetches Intuit's discovery
+        document, which is not worth a request per call."""
+        if self._auth_cached is None:
+            self._auth_cached = self._auth_client()
+        return self._auth_cached
 
     def _client(self) -> QuickBooks:
         held = self._tokens.load(self.realm_id)
-        auth = self._auth_client()
+        auth = self._auth()
         auth.access_token = held.access_token
         auth.refresh_token = held.refresh_token
         client = _Client(
@@ -179,7 +187,7 @@ class QuickBooksApi:
             held = self._tokens.load(self.realm_id)
             if held.access_token != stale_access_token:
                 return  # another caller refreshed already
-            auth = self._auth_client()
+            auth = self._auth()
             try:
                 auth.refresh(refresh_token=held.refresh_token)
             except AuthClientError as error:
