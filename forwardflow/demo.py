@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import logging
 import shutil
 import subprocess
 import time
@@ -42,6 +43,7 @@ from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
 from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.logs import JsonFormatter
 from forwardflow.net import free_port
 from forwardflow.quickbooks import backfill_company
 from forwardflow.service import Role, serve
@@ -513,8 +515,23 @@ async def run_demo(
 ) -> DemoResult:
     """Run the demo in ``workdir``; ``step`` hears each milestone."""
     prepare_workdir(workdir)
-    demo = _Demo(workdir, step, progress)
-    result = await demo.run()
+    log_file = workdir / "forwardflow.log"
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("paramiko", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        demo = _Demo(workdir, step, progress)
+        result = await demo.run()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+    result.files["log"] = str(log_file.resolve())
     summary = workdir / SUMMARY
     result.files["summary"] = str(summary.resolve())
     summary.write_text(json.dumps(result.summary(), indent=2, default=str))

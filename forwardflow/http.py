@@ -26,6 +26,7 @@ from connectors.quickbooks.schemas import ChangeNotice
 from connectors.quickbooks.webhook import webhook_endpoint
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.metrics import Metrics
 from forwardflow.quickbooks import (
     PLATFORM,
     auth_client,
@@ -42,7 +43,7 @@ log = logging.getLogger("forwardflow.http")
 _STATE_TTL_S = 600.0
 
 
-def http_app(app: Forwardflow, broker: NatsBroker) -> Starlette:
+def http_app(app: Forwardflow, broker: NatsBroker, metrics: Metrics | None = None) -> Starlette:
     """The ASGI application of the running service."""
     states: dict[str, float] = {}
 
@@ -114,8 +115,15 @@ def http_app(app: Forwardflow, broker: NatsBroker) -> Starlette:
             return JSONResponse({"status": "not ready", "failing": failing}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    async def metrics_page(request: Request) -> Response:
+        if metrics is None:
+            return Response("metrics are off", status_code=404)
+        body = await metrics.render(app, broker)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     return Starlette(
         routes=[
+            Route("/metrics", metrics_page),
             Route(
                 "/webhooks/quickbooks",
                 webhook_endpoint(verifier_token, is_connected, publish),

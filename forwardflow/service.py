@@ -26,6 +26,7 @@ from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
 from forwardflow.http import http_app
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.metrics import Metrics
 from forwardflow.quickbooks import catch_up_company, companies, token_warnings
 from forwardflow.store import current_revision, head_revision
 from handlers.schedule import run_schedule
@@ -125,11 +126,13 @@ async def _catch_up_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-async def _http_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
+async def _http_forever(
+    app: Forwardflow, broker: NatsBroker, metrics: Metrics, stop: asyncio.Event
+) -> None:
     """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
     listener = socket.create_server((app.settings.http.host, app.settings.http.port))
     host, port = listener.getsockname()[:2]
-    config = uvicorn.Config(http_app(app, broker), log_level="warning", lifespan="off")
+    config = uvicorn.Config(http_app(app, broker, metrics), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
     # inner loop and stop it through should_exit.
@@ -153,12 +156,15 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    metrics = Metrics()
+
     def make(servers: list[str]) -> NatsBroker:
         return build_broker(
             app,
             servers,
             handlers=role in (Role.ALL, Role.HANDLERS),
             delivery=role in (Role.ALL, Role.DELIVERY),
+            middlewares=[metrics.middleware()],
         )
 
     try:
@@ -173,7 +179,9 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             if role in (Role.ALL, Role.DELIVERY):
                 tasks.append(asyncio.create_task(_poll_inboxes_forever(app, stop)))
             if role in (Role.ALL, Role.HTTP):
-                tasks.append(asyncio.create_task(_http_forever(app, connection.broker, stop)))
+                tasks.append(
+                    asyncio.create_task(_http_forever(app, connection.broker, metrics, stop))
+                )
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             await asyncio.gather(*tasks)

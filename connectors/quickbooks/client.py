@@ -30,6 +30,7 @@ from quickbooks.exceptions import QuickbooksException
 from requests import Response
 
 __all__ = [
+    "CALLS",
     "PlatformError",
     "QuickBooksApi",
     "RateLimiter",
@@ -130,6 +131,9 @@ class _Client(QuickBooks):  # type: ignore[misc]  # untyped base class
         return response
 
 
+CALLS: collections.Counter[str] = collections.Counter()
+"""Calls to QuickBooks in this process, by outcome (ok, throttled, refreshed, error): metrics."""
+
 _REFRESH_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
 _LIMITERS: dict[str, RateLimiter] = collections.defaultdict(RateLimiter)
 
@@ -216,18 +220,23 @@ class QuickBooksApi:
             client = self._client()
             try:
                 with self._limiter:
-                    return work(client)
+                    result = work(client)
+                CALLS["ok"] += 1
+                return result
             except _ThrottleError:
+                CALLS["throttled"] += 1
                 throttled += 1
             except QuickbooksException as error:
                 code = int(error.error_code or 0)
                 if code == 3001:
+                    CALLS["throttled"] += 1
                     throttled += 1
                 elif code == 401 or (0 < code < 500 and "auth" in str(error.message).lower()):
                     if refreshed:
                         raise PlatformError(
                             f"still unauthorised after a refresh: {error.message}"
                         ) from None
+                    CALLS["refreshed"] += 1
                     self.refresh(client.auth_client.access_token)
                     refreshed = True
                     continue
@@ -237,6 +246,7 @@ class QuickBooksApi:
                         on_stale()
                     continue
                 else:
+                    CALLS["error"] += 1
                     raise PlatformError(
                         f"QuickBooks error {code}: {error.message} {error.detail}".strip()
                     ) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faststream import AckPolicy
@@ -313,14 +313,25 @@ def register_journal_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
 
 
 def build_broker(
-    app: Forwardflow, servers: list[str], *, handlers: bool = True, delivery: bool = False
+    app: Forwardflow,
+    servers: list[str],
+    *,
+    handlers: bool = True,
+    delivery: bool = False,
+    middlewares: Sequence[Any] = (),
 ) -> NatsBroker:
     """A NATS broker for forwardflow: ledger and command subscribers, delivery if asked.
 
     FastStream's own per-message access log is at DEBUG: the handlers log one line per
-    event with its id and outcome instead.
+    event with its id and outcome instead. ``middlewares`` (metrics) wrap every message.
     """
-    broker = NatsBroker(servers=servers, graceful_timeout=30.0, logger=log, log_level=logging.DEBUG)
+    broker = NatsBroker(
+        servers=servers,
+        graceful_timeout=30.0,
+        logger=log,
+        log_level=logging.DEBUG,
+        middlewares=tuple(middlewares),
+    )
     if handlers:
         register_ledger_subscribers(broker, app)
         register_command_subscriber(broker, app)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from forwardflow.cli.context import err_console, state
+from forwardflow.logs import configure_logging
 from forwardflow.service import Role, SchemaOutdatedError, serve
 
 __all__ = ["run"]
@@ -23,12 +23,16 @@ def run(
             "--role", help="Run one part only (handlers, relay, scheduler, delivery, http)."
         ),
     ] = Role.ALL,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", help="console or json (default: the log.format setting)."),
+    ] = None,
 ) -> None:
     """Run the service: subscribers, outbox relay, scheduler and delivery, until SIGTERM."""
     app = state(ctx).app()
-    logging.basicConfig(
-        level=app.settings.log.level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    if log_format not in (None, "console", "json"):
+        raise typer.BadParameter("console or json", param_hint="--log-format")
+    configure_logging(app.settings.log.level, log_format or app.settings.log.format)
     try:
         asyncio.run(serve(app, role))
     except SchemaOutdatedError as error:

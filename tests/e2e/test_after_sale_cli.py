@@ -11,8 +11,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+import httpx
+
 from debtsale.agreement import sample_agreement_text
 from debtsale.testing import LedgerBuilder
+from forwardflow.net import free_port
 from forwardflow.store import SqlUnitOfWork, make_engine
 from handlers.ledger import apply_ledger_change
 from tests.e2e.test_cli import FORWARDFLOW, run
@@ -86,7 +89,8 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
     (tmp_path / "agreement.toml").write_text(sample_agreement_text())
     assert run("agreement", "add", "agreement.toml", cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
-    env["FORWARDFLOW_HTTP__PORT"] = "0"  # any free port: tests never collide on 8080
+    port = free_port()
+    env["FORWARDFLOW_HTTP__PORT"] = str(port)
     service = subprocess.Popen(
         [FORWARDFLOW, "run"],
         cwd=tmp_path,
@@ -100,6 +104,9 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
             assert service.poll() is None, (tmp_path / "service.log").read_text()
             assert time.monotonic() < deadline, "the service did not start"
             time.sleep(0.2)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz").json() == {"status": "alive"}
+        assert httpx.get(f"{base}/readyz").status_code == 200
         cut = run(*CUT_P1, "--via-service", "--timeout", "30", cwd=tmp_path)
         assert cut.returncode == 0, cut.stderr
         assert "portfolio P1 cut: 6 receivables" in cut.stdout
@@ -109,6 +116,10 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
         )
         assert refused.returncode == 1
         assert "closing_after_cutoff" in refused.stderr
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'forwardflow_receivables{state="in_portfolio"} 6.0' in metrics
+        assert "forwardflow_consumer_pending" in metrics
+        assert "faststream_received_messages_total" in metrics
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0

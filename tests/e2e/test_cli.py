@@ -152,6 +152,27 @@ def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path
     assert Decimal(figures["refunds"]) > 0
     posted = json.loads(Path(files["journal_entries"]).read_text())
     assert len(posted) >= 2
+    _no_personal_data_in(Path(files["log"]))
+
+
+def _no_personal_data_in(log: Path) -> None:
+    """The demo's debtors' names, e-mails, addresses and any token never reach the log."""
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert any("handled event_id=" in line["message"] for line in lines)  # it did log
+    for word in (
+        "LLC",
+        "Holdings",
+        "@example.com",
+        "Elm St",
+        "Springfield",
+        "Red Rock",
+        "access_token",
+        "refresh_token",
+        "emulator-secret",
+        "BEGIN PGP",
+    ):
+        assert word not in text, f"{word!r} appears in the log"
 
 
 def test_demo_refuses_to_clear_a_folder_it_did_not_make(tmp_path: Path) -> None:
