@@ -38,6 +38,7 @@ lint: $(STAMP) ## ruff, mypy --strict and the import-linter contracts
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/forwardflow asyncapi --check
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from forwardflow import __version__
+from forwardflow.cli.asyncapi_cmd import asyncapi
 from forwardflow.cli.config_cmd import config_app
 from forwardflow.cli.context import CliState, console
 from forwardflow.cli.db_cmd import db_app
@@ -46,6 +47,7 @@ app.command("run")(run)
 app.command("schedule")(schedule)
 app.command("deliver")(deliver)
 app.command("deliveries")(deliveries)
+app.command("asyncapi")(asyncapi)
 app.command("demo")(demo)
 
 
