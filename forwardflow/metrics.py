@@ -18,7 +18,11 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select
 
 from connectors.quickbooks.client import CALLS
+from debtsale.ledger import Ledger
+from debtsale.remittance import amounts_due
+from debtsale.reports import AmountsDueReport
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.clock import today
 from forwardflow.store.tables import deliveries
 
 __all__ = ["Metrics"]
@@ -40,6 +44,9 @@ class Metrics:
             "forwardflow_portfolio_price", "Price of portfolios, by status", ["status"], registry=r
         )
         self.refunds = Gauge("forwardflow_refunds", "Put-back refunds accepted", registry=r)
+        self.owed = Gauge(
+            "forwardflow_owed_to_buyers", "Collected for buyers and not yet remitted", registry=r
+        )
         self.remitted = Gauge("forwardflow_remitted", "Remitted to buyers", registry=r)
         self.deliveries = Gauge(
             "forwardflow_deliveries", "Delivery receipts, by status", ["status"], registry=r
@@ -78,8 +85,17 @@ class Metrics:
         face: defaultdict[str, float] = defaultdict(float)  # monitoring, not accounting
         price: defaultdict[str, float] = defaultdict(float)
         refunds = remitted = 0.0
+        owed = 0.0
         with app.unit_of_work() as uow:
+            ledgers: dict[str, Ledger] = {}
             for portfolio in uow.portfolios.list():
+                if portfolio.closing is not None:
+                    if portfolio.tenant not in ledgers:
+                        ledgers[portfolio.tenant] = uow.ledger.load(portfolio.tenant)
+                    terms = uow.agreements.get(portfolio.agreement_id).remittance
+                    items = amounts_due(portfolio, ledgers[portfolio.tenant], terms)
+                    due = AmountsDueReport.of(portfolio, items, today())
+                    owed += float(due.outstanding.amount)
                 status = portfolio.status.value
                 closed = portfolio.closing is not None
                 states.update(line.state.value for line in portfolio.lines.values())
@@ -102,6 +118,7 @@ class Metrics:
             self.portfolio_face.labels(status).set(face[status])
             self.portfolio_price.labels(status).set(price[status])
         self.refunds.set(refunds)
+        self.owed.set(owed)
         self.remitted.set(remitted)
         attempts = 0
         for status, count, tried in receipts:

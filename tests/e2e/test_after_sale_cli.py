@@ -119,6 +119,7 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
         metrics = httpx.get(f"{base}/metrics").text
         assert 'forwardflow_receivables{state="in_portfolio"} 6.0' in metrics
         assert "forwardflow_consumer_pending" in metrics
+        assert "forwardflow_owed_to_buyers 0.0" in metrics
         assert "faststream_received_messages_total" in metrics
     finally:
         service.send_signal(signal.SIGTERM)
