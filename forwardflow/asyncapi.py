@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import yaml
 from faststream.specification import AsyncAPI
 
 from forwardflow import __version__
@@ -35,6 +36,9 @@ def asyncapi_yaml() -> str:
                     "(header and body); Nats-Msg-Id deduplicates on the broker."
                 ),
             )
-            return spec.to_specification().to_yaml()
+            # FastStream lists channels in registration order, which is not stable from one
+            # process to the next; sorted keys make the committed document comparable
+            document = spec.to_specification().to_jsonable()
+            return str(yaml.safe_dump(document, sort_keys=True, allow_unicode=True))
         finally:
             app.close()
