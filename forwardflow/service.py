@@ -143,6 +143,12 @@ async def _http_forever(
     await task
 
 
+def _stop_on_failure(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a part of the service failed: %s; stopping", task.exception())
+        stop.set()
+
+
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
     revision, head = current_revision(app.engine), head_revision()
@@ -182,6 +188,8 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
                 tasks.append(
                     asyncio.create_task(_http_forever(app, connection.broker, metrics, stop))
                 )
+            for task in tasks:  # a part that dies (say, its port is taken) stops the whole
+                task.add_done_callback(lambda done: _stop_on_failure(done, stop))
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             await asyncio.gather(*tasks)
