@@ -102,7 +102,8 @@ def place_file(
             )
     target = final if strategy is not UploadStrategy.TEMP_RENAME else f"{final}.part"
     partial = _size(client, target) or 0
-    offset = partial if 0 < partial < local.size else 0
+    # our own temp file for these very bytes: carry on where it stopped (even at the end)
+    offset = partial if 0 < partial <= local.size else 0
     _write(client, local, target, offset, progress)
     if target != final:
         client.posix_rename(target, final)
