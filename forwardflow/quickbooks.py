@@ -16,7 +16,7 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 from intuitlib.client import AuthClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from connectors.quickbooks.cdc import CatchUp, backfill, catch_up
 from connectors.quickbooks.client import (
@@ -186,6 +186,16 @@ def companies(app: Forwardflow) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
+def _put_row(app: Forwardflow, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Replace the row with this key (delete, insert) in one commit: works on every database."""
+    with app.unit_of_work() as uow:
+        uow.connection.execute(
+            delete(table).where(*(table.c[name] == value for name, value in key.items()))
+        )
+        uow.connection.execute(table.insert().values(**key, **values))
+        uow.commit()
+
+
 class SqlPaymentLinks:
     """Which invoices each payment paid, as last read."""
 
@@ -206,23 +216,8 @@ class SqlPaymentLinks:
 
     def remember(self, realm_id: str, payment_id: str, invoice_ids: set[str]) -> None:
         """Record what the payment pays now."""
-        with self._app.unit_of_work() as uow:
-            uow.connection.execute(
-                delete(platform_payment_links).where(
-                    platform_payment_links.c.platform == PLATFORM,
-                    platform_payment_links.c.company_id == realm_id,
-                    platform_payment_links.c.payment_id == payment_id,
-                )
-            )
-            uow.connection.execute(
-                platform_payment_links.insert().values(
-                    platform=PLATFORM,
-                    company_id=realm_id,
-                    payment_id=payment_id,
-                    invoice_ids=sorted(invoice_ids),
-                )
-            )
-            uow.commit()
+        key = {"platform": PLATFORM, "company_id": realm_id, "payment_id": payment_id}
+        _put_row(self._app, platform_payment_links, key, {"invoice_ids": sorted(invoice_ids)})
 
 
 def api_for(app: Forwardflow, realm_id: str) -> QuickBooksApi:
@@ -303,20 +298,8 @@ class SqlCheckpoints:
 
     def set(self, realm_id: str, entity: str, since: datetime) -> None:
         """Move the checkpoint (after publishing)."""
-        with self._app.unit_of_work() as uow:
-            uow.connection.execute(
-                delete(platform_checkpoints).where(
-                    platform_checkpoints.c.platform == PLATFORM,
-                    platform_checkpoints.c.company_id == realm_id,
-                    platform_checkpoints.c.entity == entity,
-                )
-            )
-            uow.connection.execute(
-                platform_checkpoints.insert().values(
-                    platform=PLATFORM, company_id=realm_id, entity=entity, changed_since=since
-                )
-            )
-            uow.commit()
+        key = {"platform": PLATFORM, "company_id": realm_id, "entity": entity}
+        _put_row(self._app, platform_checkpoints, key, {"changed_since": since})
 
 
 def _publisher(

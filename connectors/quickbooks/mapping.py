@@ -56,6 +56,11 @@ def _version(meta_time: datetime | None, sync_token: str | None, fallback: datet
     return Version(when.astimezone(UTC), sequence)
 
 
+def _deleted_version(meta_time: datetime | None, seen_at: datetime) -> Version:
+    """A deletion's version: when it happened, outranking any version of that instant."""
+    return Version(_version(meta_time, None, seen_at).updated, _DELETED_SEQUENCE)
+
+
 def _event_id(realm: str, entity: str, entity_id: str, version: Version, kind: str) -> str:
     return (
         f"qbo:{realm}:{entity}:{entity_id}:{kind}:{version.updated.isoformat()}:{version.sequence}"
@@ -70,9 +75,7 @@ def invoice_change(realm: str, raw: dict[str, Any], seen_at: datetime) -> Ledger
     """The ledger change an invoice read (or CDC row) means."""
     invoice = QboInvoice.model_validate(raw)
     if invoice.status == "Deleted":
-        version = Version(
-            _version(invoice.meta.last_updated_time, None, seen_at).updated, _DELETED_SEQUENCE
-        )
+        version = _deleted_version(invoice.meta.last_updated_time, seen_at)
         return InvoiceDeleted(
             event_id=_event_id(realm, "Invoice", invoice.id, version, "deleted"),
             version=version,
@@ -117,9 +120,7 @@ def payment_change(
     """The ledger change a payment read means: applied, voided, deleted or a credit applied."""
     payment = QboPayment.model_validate(raw)
     if payment.status == "Deleted":
-        version = Version(
-            _version(payment.meta.last_updated_time, None, seen_at).updated, _DELETED_SEQUENCE
-        )
+        version = _deleted_version(payment.meta.last_updated_time, seen_at)
         return PaymentDeleted(
             event_id=_event_id(realm, "Payment", payment.id, version, "deleted"),
             version=version,
