@@ -29,6 +29,8 @@ from quickbooks import QuickBooks
 from quickbooks.exceptions import QuickbooksException
 from requests import Response
 
+from connectors.quickbooks.schemas import qbo_json
+
 __all__ = [
     "CALLS",
     "PlatformError",
@@ -300,19 +302,7 @@ class QuickBooksApi:
         """Post a journal entry; returns it as stored (with its QuickBooks id)."""
 
         def work(client: QuickBooks) -> dict[str, Any]:
-            result: dict[str, Any] = client.create_object("JournalEntry", _dumps(body))
+            result: dict[str, Any] = client.create_object("JournalEntry", qbo_json(body))
             return dict(result["JournalEntry"])
 
         return self._call(work)
-
-
-def _dumps(body: dict[str, Any]) -> str:
-    import json
-    from decimal import Decimal
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value)
-        raise TypeError(type(value).__name__)
-
-    return json.dumps(body, default=default)

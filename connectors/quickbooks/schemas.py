@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "QboMetaData",
     "QboPayment",
     "QboRef",
+    "qbo_json",
 ]
 
 
@@ -164,3 +166,15 @@ class ChangeNotice(_Wire):
     operation: str  # created, updated, deleted, merged, voided, emailed
     occurred: datetime | None = None
     deleted_id: str | None = None  # the merged-away id on a merge
+
+
+def qbo_json(data: Any) -> str:
+    """JSON as QuickBooks writes it: amounts as numbers (Decimals read back exactly, since a
+    float's shortest repr of "150.25" is "150.25")."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return float(value)
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(data, default=default)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,12 +19,14 @@ from rich.markup import escape
 
 from debtsale.commands import Command
 from debtsale.errors import DomainError
+from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.commands import CommandTimeoutError, send_command
-from forwardflow.broker.runtime import connect_broker
+from forwardflow.broker.runtime import BrokerConnection, connect_broker
 from forwardflow.broker.topology import Topology
 from forwardflow.cli.context import console, err_console, state
+from forwardflow.clock import today
 from handlers.outcome import Outcome
 from handlers.registry import handle_command
 
@@ -30,10 +34,13 @@ __all__ = [
     "JsonFlag",
     "TimeoutOption",
     "ViaServiceFlag",
+    "day_or_today",
     "execute",
+    "money_option",
     "portfolio_of",
     "print_json",
     "query",
+    "with_broker",
 ]
 
 T = TypeVar("T")
@@ -106,3 +113,37 @@ def portfolio_of(app: Forwardflow, portfolio_id: str) -> Portfolio:
 def print_json(data: Any) -> None:
     """Print ``data`` as highlighted JSON."""
     console.print_json(json.dumps(data))
+
+
+def with_broker(
+    ctx: typer.Context, work: Callable[[BrokerConnection, Forwardflow], Awaitable[T]]
+) -> T:
+    """Run ``work`` with a connected broker (joining or starting the server) and the app."""
+    settings = state(ctx).settings()
+
+    async def run() -> T:
+        async with connect_broker(settings) as connection:
+            app = state(ctx).app()
+            try:
+                return await work(connection, app)
+            finally:
+                app.close()
+
+    try:
+        return asyncio.run(run())
+    except OSError as error:
+        err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
+        raise typer.Exit(code=1) from None
+
+
+def day_or_today(value: datetime | None) -> date:
+    """A ``--date`` option's day, or today when it was not given."""
+    return value.date() if value else today()
+
+
+def money_option(text: str, currency: str, option: str) -> Money:
+    """An amount typed on the command line, in the portfolio's currency."""
+    try:
+        return Money(Decimal(text), currency)
+    except (InvalidOperation, DomainError):
+        raise typer.BadParameter(f"{text!r} is not an amount", param_hint=option) from None

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
+from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.deadletter import (
     DeadLetter,
     list_dead_letters,
     purge_dead_letters,
     replay,
 )
-from forwardflow.broker.runtime import BrokerConnection, connect_broker
-from forwardflow.broker.topology import Topology
-from forwardflow.cli.context import console, err_console, state
+from forwardflow.broker.runtime import BrokerConnection
+from forwardflow.cli.context import console, err_console
+from forwardflow.cli.dispatch import with_broker
 
 __all__ = ["dlq_app"]
 
 dlq_app = typer.Typer(help="Read, replay and purge dead letters.", no_args_is_help=True)
 T = TypeVar("T")
-
-
-def _with_broker(
-    ctx: typer.Context, work: Callable[[BrokerConnection, Topology], Awaitable[T]]
-) -> T:
-    settings = state(ctx).settings()
-    topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
-
-    async def run() -> T:
-        async with connect_broker(settings) as connection:
-            return await work(connection, topology)
-
-    try:
-        return asyncio.run(run())
-    except OSError as error:
-        err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
-        raise typer.Exit(code=1) from None
 
 
 def _summary(letter: DeadLetter) -> dict[str, object]:
@@ -69,7 +50,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List dead letters: id, consumer, event id, deliveries and the reason."""
-    letters = _with_broker(ctx, lambda c, t: list_dead_letters(c.broker, t))
+    letters = with_broker(ctx, lambda c, a: list_dead_letters(c.broker, a.topology))
     if as_json:
         console.print_json(json.dumps([_summary(letter) for letter in letters]))
         return
@@ -98,7 +79,9 @@ def show_command(
     ],
 ) -> None:
     """Show one dead letter in full: reason, original subject and headers, body."""
-    letter = _find(_with_broker(ctx, lambda c, t: list_dead_letters(c.broker, t)), letter_id)
+    letter = _find(
+        with_broker(ctx, lambda c, a: list_dead_letters(c.broker, a.topology)), letter_id
+    )
     console.print_json(json.dumps({**_summary(letter), "headers": letter.headers}))
     try:
         console.print_json(letter.body.decode())
@@ -119,14 +102,14 @@ def replay_command(
         err_console.print("[bold red]give an ID or --all[/]")
         raise typer.Exit(code=2)
 
-    async def work(connection: BrokerConnection, topology: Topology) -> int:
-        letters = await list_dead_letters(connection.broker, topology)
+    async def work(connection: BrokerConnection, app: Forwardflow) -> int:
+        letters = await list_dead_letters(connection.broker, app.topology)
         chosen = letters if replay_all else [_find(letters, letter_id or 0)]
         for letter in chosen:
-            await replay(connection.broker, topology, letter)
+            await replay(connection.broker, app.topology, letter)
         return len(chosen)
 
-    console.print(f"replayed {_with_broker(ctx, work)} dead letter(s)")
+    console.print(f"replayed {with_broker(ctx, work)} dead letter(s)")
 
 
 @dlq_app.command("purge")
@@ -137,5 +120,5 @@ def purge_command(
     """Delete every dead letter for good."""
     if not yes and not typer.confirm("Delete every dead letter for good?"):
         raise typer.Exit(code=1)
-    purged = _with_broker(ctx, lambda c, t: purge_dead_letters(c.broker, t))
+    purged = with_broker(ctx, lambda c, a: purge_dead_letters(c.broker, a.topology))
     console.print(f"purged {purged} dead letter(s)")

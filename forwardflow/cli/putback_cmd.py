@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -12,7 +11,6 @@ from rich.table import Table
 
 from debtsale.agreement import PutbackReason
 from debtsale.commands import DecidePutback, RequestPutback
-from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.reports import PutbackLedger, as_data
 from forwardflow.cli.context import console
@@ -20,12 +18,13 @@ from forwardflow.cli.dispatch import (
     JsonFlag,
     TimeoutOption,
     ViaServiceFlag,
+    day_or_today,
     execute,
+    money_option,
     portfolio_of,
     print_json,
     query,
 )
-from forwardflow.clock import today
 
 __all__ = ["putback_app"]
 
@@ -36,10 +35,6 @@ DayOption = Annotated[
 ]
 
 
-def _day(value: datetime | None) -> date:
-    return value.date() if value else today()
-
-
 def _evidence(pairs: list[str]) -> dict[str, str]:
     found = {}
     for pair in pairs:
@@ -48,15 +43,6 @@ def _evidence(pairs: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{pair!r} is not KIND=REFERENCE", param_hint="--evidence")
         found[kind] = reference
     return found
-
-
-def _money(text: str | None, currency: str) -> Money | None:
-    if text is None:
-        return None
-    try:
-        return Money(Decimal(text), currency)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{text!r} is not an amount") from None
 
 
 def _show_request(portfolio: Portfolio, request_id: str) -> None:
@@ -96,7 +82,7 @@ def putback_request(
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """File a buyer's request to return a sold receivable; the agreement's rules check it."""
-    day = _day(requested_on)
+    day = day_or_today(requested_on)
     rid = request_id or f"{receivable}-{day.isoformat()}"
     currency = query(ctx, lambda app: portfolio_of(app, portfolio_id)).currency
     command = RequestPutback(
@@ -108,7 +94,11 @@ def putback_request(
         fact_date=fact_date.date(),
         requested_on=day,
         evidence=_evidence(evidence or []),
-        buyer_collections=_money(buyer_collections, currency),
+        buyer_collections=(
+            money_option(buyer_collections, currency, "--buyer-collections")
+            if buyer_collections is not None
+            else None
+        ),
         replacement_id=replacement,
     )
     execute(ctx, command, via_service=via_service, timeout=timeout)
@@ -138,7 +128,7 @@ def putback_decide(
         portfolio_id=portfolio_id,
         request_id=request_id,
         accept=accept,
-        decided_on=_day(decided_on),
+        decided_on=day_or_today(decided_on),
         reinstate=reinstate,
         replacement_id=replacement,
         note=note,

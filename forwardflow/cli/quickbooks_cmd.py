@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -19,9 +18,8 @@ from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.scenario import load_scenario
 from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.oauth import revoke
-from forwardflow.broker.runtime import connect_broker
-from forwardflow.cli.context import console, err_console, state
-from forwardflow.cli.dispatch import JsonFlag, print_json, query
+from forwardflow.cli.context import console, err_console
+from forwardflow.cli.dispatch import JsonFlag, print_json, query, with_broker
 from forwardflow.quickbooks import (
     SqlTokenStore,
     auth_client,
@@ -74,19 +72,10 @@ def quickbooks_companies(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     console.print(table)
 
 
-def _with_broker(ctx: typer.Context, work: Any) -> Any:
-    settings = state(ctx).settings()
-
-    async def run() -> Any:
-        async with connect_broker(settings) as connection:
-            app = state(ctx).app()
-            try:
-                return await work(connection.broker, app)
-            finally:
-                app.close()
-
+def _on_broker(ctx: typer.Context, work: Any) -> Any:
+    """``with_broker``, with QuickBooks' refusals said plainly."""
     try:
-        return asyncio.run(run())
+        return with_broker(ctx, lambda connection, app: work(connection.broker, app))
     except PlatformError as error:
         err_console.print(f"[bold red]QuickBooks refused:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None
@@ -104,14 +93,14 @@ def quickbooks_backfill(ctx: typer.Context, realm: Realm) -> None:
             done = ", ".join(f"{k.lower()}s {v:,}" for k, v in counts.items())
             bar.update(task, description=f"backfilling {realm}: {done}")
 
-        total = _with_broker(ctx, lambda b, a: backfill_company(b, a, realm, progress))
+        total = _on_broker(ctx, lambda b, a: backfill_company(b, a, realm, progress))
     console.print(f"backfilled {realm}: {total:,} ledger changes published")
 
 
 @quickbooks_app.command("catch-up")
 def quickbooks_catch_up(ctx: typer.Context, realm: Realm) -> None:
     """Run change-data-capture for one company now (the service does it every 15 minutes)."""
-    report = _with_broker(ctx, lambda b, a: catch_up_company(b, a, realm))
+    report = _on_broker(ctx, lambda b, a: catch_up_company(b, a, realm))
     console.print(f"caught up {realm}: {report.fetched}")
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from debtsale.commands import RecordRemittance
-from debtsale.money import Money
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport, as_data
 from forwardflow.bootstrap import Forwardflow
@@ -19,12 +17,13 @@ from forwardflow.cli.dispatch import (
     JsonFlag,
     TimeoutOption,
     ViaServiceFlag,
+    day_or_today,
     execute,
+    money_option,
     portfolio_of,
     print_json,
     query,
 )
-from forwardflow.clock import today
 
 __all__ = ["remittance_app", "statement_of"]
 
@@ -54,7 +53,7 @@ def remittance_statement(
     as_json: JsonFlag = False,
 ) -> None:
     """Money received on sold receivables that is the buyer's: due dates, remitted, outstanding."""
-    day = as_of.date() if as_of else today()
+    day = day_or_today(as_of)
     report = query(ctx, lambda app: statement_of(app, portfolio_id, day))
     if as_json:
         print_json(as_data(report))
@@ -91,12 +90,9 @@ def remittance_record(
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Record a payment to the buyer; more than is outstanding is refused."""
-    day = paid_on.date() if paid_on else today()
+    day = day_or_today(paid_on)
     currency = query(ctx, lambda app: portfolio_of(app, portfolio_id)).currency
-    try:
-        money = Money(Decimal(amount), currency)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
+    money = money_option(amount, currency, "--amount")
     rid = remittance_id or f"{day.isoformat()}-{money.amount}"
     command = RecordRemittance(
         command_id=f"cli:remittance:{portfolio_id}:{rid}",

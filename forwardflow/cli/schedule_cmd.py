@@ -12,8 +12,7 @@ from debtsale.commands import Command, FlagReceivable
 from debtsale.lifecycle import ExclusionReason
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
-from forwardflow.cli.dispatch import TimeoutOption, ViaServiceFlag, execute, query
-from forwardflow.clock import today
+from forwardflow.cli.dispatch import TimeoutOption, ViaServiceFlag, day_or_today, execute, query
 from handlers.outcome import Outcome
 from handlers.schedule import plan_tranches, run_schedule
 
@@ -31,7 +30,7 @@ def schedule(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not apply.")] = False,
 ) -> None:
     """Cut and close the forward-flow tranches due (the service does this every hour)."""
-    day = as_of.date() if as_of else today()
+    day = day_or_today(as_of)
 
     def work(app: Forwardflow) -> list[tuple[Command, Outcome | None]]:
         if dry_run:

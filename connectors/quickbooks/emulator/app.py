@@ -31,6 +31,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connectors.quickbooks.emulator.company import Change, EmulatedCompany
+from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
 
 __all__ = ["Emulator", "Fault"]
@@ -47,13 +48,7 @@ _ENTITY_PATHS = {
 
 
 def _json(data: Any, status_code: int = 200) -> Response:
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value)  # shortest round-trip repr: "150.25" reads back exactly
-        raise TypeError(type(value).__name__)
-
-    body = json.dumps(data, default=default)
-    return Response(body, status_code=status_code, media_type="application/json")
+    return Response(qbo_json(data), status_code=status_code, media_type="application/json")
 
 
 def _fault(code: str, message: str, detail: str = "", status: int = 400) -> Response:

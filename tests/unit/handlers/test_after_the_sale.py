@@ -57,9 +57,8 @@ def _sell(uow: FakeUnitOfWork) -> None:
         cutoff=CUTOFF,
     )
     assert handle_command(uow, cut) is Outcome.APPLIED
-    assert handle_command(
-        uow, ClosePortfolio(command_id="close", portfolio_id="P1", closing=CLOSING)
-    )
+    close = ClosePortfolio(command_id="close", portfolio_id="P1", closing=CLOSING)
+    assert handle_command(uow, close) is Outcome.APPLIED  # not merely truthy: "duplicate" is too
 
 
 def _request(request_id: str = "R1", receivable: str = "I3", **changes: object) -> RequestPutback:
