@@ -30,6 +30,7 @@ __all__ = [
     "CutoffPolicy",
     "DeliveryTerms",
     "FileLayout",
+    "OpenPgpProfile",
     "Period",
     "PutbackReason",
     "PutbackTerms",
@@ -232,6 +233,13 @@ class UploadStrategy(StrEnum):
     DIRECT_PLUS_DONE_FILE = "direct_plus_done_file"  # direct, then an empty NAME.done
 
 
+class OpenPgpProfile(StrEnum):
+    """Which OpenPGP the buyer's tools read."""
+
+    RFC4880 = "rfc4880"  # gpg 2.2/2.4: SEIPD v1; a certificate asking for more is refused
+    RFC9580 = "rfc9580"  # Sequoia sq, gpg 2.5+: SEIPD v2 as the certificate advertises
+
+
 _SAFE_NAME = r"^[A-Za-z0-9{}][A-Za-z0-9{}._-]*$"
 
 
@@ -251,9 +259,15 @@ class DeliveryTerms(_Model):
     strategy: UploadStrategy = UploadStrategy.TEMP_RENAME
     manifest_first: bool = False
     armor: bool = False
+    openpgp: OpenPgpProfile = OpenPgpProfile.RFC4880
     buyer_certificate: str = Field(description="the buyer's OpenPGP certificate file")
     inbound_directory: str = "putbacks"
     outbound_directory: str = "results"
+
+    @property
+    def reads_rfc9580(self) -> bool:
+        """True when the buyer opens RFC 9580 files (SEIPD v2), not only what gpg 2.2 reads."""
+        return self.openpgp is OpenPgpProfile.RFC9580
 
     @model_validator(mode="after")
     def _relative_paths(self) -> Self:

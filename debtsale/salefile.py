@@ -6,17 +6,36 @@ buyer's layout. Writing, hashing, encrypting and uploading are the adapters' job
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from typing import NamedTuple
 
 from debtsale.agreement import Agreement, PutbackReason
 from debtsale.changes import DebtorProfile
 from debtsale.errors import DomainError
 from debtsale.ledger import Ledger, Receivable
-from debtsale.money import Money, total
+from debtsale.money import MINOR_UNITS, Money, total
 from debtsale.portfolio import Portfolio, PortfolioLine
 
-__all__ = ["SaleFileTotals", "sale_file_header", "sale_file_rows", "totals_of"]
+__all__ = [
+    "CHUNK_ROWS",
+    "SaleFileChunk",
+    "SaleFileSummary",
+    "SaleFileTotals",
+    "SoldRow",
+    "csv_lines",
+    "in_chunks",
+    "minor_units",
+    "sale_file_header",
+    "sale_file_rows",
+    "sale_file_summary",
+    "sold_rows",
+    "totals_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +147,104 @@ class SaleFileTotals:
 def totals_of(portfolio: Portfolio) -> SaleFileTotals:
     """The totals a sale file of ``portfolio`` must carry (checked before it leaves)."""
     return SaleFileTotals(len(portfolio.sold_lines()), portfolio.total_face, portfolio.total_price)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFileSummary:
+    """A closed sale as its file states it: what, to whom, in which layout, adding up to what.
+
+    Recorded with the file's rows when the portfolio closes, so the delivery never needs
+    the portfolio or the ledger again (and later put-backs do not change what was sold).
+    """
+
+    portfolio_id: str
+    agreement_id: str
+    tenant: str
+    cutoff: date
+    closing: date
+    layout_version: str
+    header: tuple[str, ...]
+    totals: SaleFileTotals
+
+
+def sale_file_summary(portfolio: Portfolio, agreement: Agreement) -> SaleFileSummary:
+    """The summary of a closed portfolio's sale file under ``agreement``."""
+    if portfolio.closing is None:
+        raise DomainError("salefile.closed", f"portfolio {portfolio.id} is not closed")
+    return SaleFileSummary(
+        portfolio_id=portfolio.id,
+        agreement_id=agreement.id,
+        tenant=portfolio.tenant,
+        cutoff=portfolio.cutoff,
+        closing=portfolio.closing,
+        layout_version=agreement.file.version,
+        header=tuple(sale_file_header(agreement)),
+        totals=totals_of(portfolio),
+    )
+
+
+class SoldRow(NamedTuple):
+    """One sale-file row as recorded at the close: its CSV line, face and price in minor units.
+
+    The amounts travel beside the line so the file can be counted and totalled as it
+    streams, with integer sums, and checked against the reconciliation.
+    """
+
+    line: bytes  # UTF-8, ``\r\n`` at the end
+    face_minor: int
+    price_minor: int
+
+
+def minor_units(money: Money) -> int:
+    """The amount in the currency's minor unit (cents for USD): exact, as Money is rounded."""
+    return int(money.amount.scaleb(MINOR_UNITS[money.currency]))
+
+
+def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
+    """Each row as one CSV line: RFC 4180 quoting, ``\r\n`` at the end, as the file has it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def sold_rows(portfolio: Portfolio, ledger: Ledger, agreement: Agreement) -> Iterator[SoldRow]:
+    """The sale file's rows as recorded at the close (see ``sale_file_rows``)."""
+    lines = csv_lines(sale_file_rows(portfolio, ledger, agreement))
+    nothing = Money.zero(agreement.currency)
+    for line, sold in zip(lines, portfolio.sold_lines(), strict=True):
+        face = sold.final_face if sold.final_face is not None else nothing
+        price = sold.price if sold.price is not None else nothing
+        yield SoldRow(line.encode("utf-8"), minor_units(face), minor_units(price))
+
+
+class SaleFileChunk(NamedTuple):
+    """Consecutive rows of a sale file as stored and streamed: their bytes, count and sums.
+
+    The store keeps a file as chunks, so delivering a million rows reads a thousand
+    records and runs no code per row; the counts and sums let the file be checked
+    against the reconciliation as it streams.
+    """
+
+    data: bytes
+    rows: int
+    face_minor: int
+    price_minor: int
+
+
+CHUNK_ROWS = 1_000
+
+
+def in_chunks(rows: Iterable[SoldRow], size: int = CHUNK_ROWS) -> Iterator[SaleFileChunk]:
+    """Group rows, in order, into chunks of ``size`` (the last may be smaller)."""
+    source = iter(rows)
+    while batch := list(islice(source, size)):
+        yield SaleFileChunk(
+            b"".join(row.line for row in batch),
+            len(batch),
+            sum(row.face_minor for row in batch),
+            sum(row.price_minor for row in batch),
+        )

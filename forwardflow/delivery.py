@@ -8,14 +8,21 @@ from pathlib import Path
 
 from debtsale.agreement import Agreement, DeliveryTerms
 from debtsale.errors import DomainError
-from debtsale.portfolio import Portfolio
-from debtsale.salefile import sale_file_header, sale_file_rows, totals_of
+from debtsale.salefile import SaleFileSummary, minor_units, sale_file_summary, sold_rows
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.store import reading
+from forwardflow.store.salefiles import SqlSaleFileStore
 from sftp.connection import SftpEndpoint
-from sftp.deliver import DeliveryError, Receipt, SaleFile, TotalsMismatchError, deliver, prepare
+from sftp.deliver import DeliveryError, Receipt, SaleFile, TotalsMismatchError, deliver_sale
 from sftp.keys import ensure_ssh_key
 from sftp.names import UnsafeNameError
-from sftp.openpgp import certificate_fingerprint, ensure_seller_key, seller_certificate
+from sftp.openpgp import (
+    EncryptionError,
+    UnreadableForBuyerError,
+    certificate_fingerprint,
+    ensure_seller_key,
+    seller_certificate,
+)
 
 __all__ = [
     "FINAL_DELIVERY_ERRORS",
@@ -40,6 +47,8 @@ FINAL_DELIVERY_ERRORS: tuple[type[Exception], ...] = (
     DeliveryRefusedError,
     TotalsMismatchError,
     UnsafeNameError,
+    UnreadableForBuyerError,
+    EncryptionError,
 )
 """Raised by a delivery that must not be retried automatically."""
 
@@ -92,36 +101,54 @@ def buyer_keys(app: Forwardflow, terms: DeliveryTerms) -> BuyerKeys:
     )
 
 
-def _sale_file(app: Forwardflow, portfolio: Portfolio, agreement: Agreement) -> SaleFile:
-    if portfolio.closing is None:
-        raise DomainError("delivery.closed", f"portfolio {portfolio.id} is not closed yet")
+def _recorded_summary(app: Forwardflow, portfolio_id: str) -> SaleFileSummary:
+    """The sale file's summary, recorded at the close (or now, for a sale closed before)."""
     with app.unit_of_work() as uow:
-        ledger = uow.ledger.load(portfolio.tenant)
-    return SaleFile(
-        portfolio_id=portfolio.id,
-        agreement_id=agreement.id,
-        cutoff=portfolio.cutoff,
-        closing=portfolio.closing,
-        layout_version=agreement.file.version,
-        header=sale_file_header(agreement),
-        rows=sale_file_rows(portfolio, ledger, agreement),
-        expected=totals_of(portfolio),
-    )
-
-
-def deliver_portfolio(
-    app: Forwardflow, portfolio_id: str, progress: Callable[[int, int], None] | None = None
-) -> Receipt:
-    """Build, encrypt (once) and upload the sale file; store and return the receipt.
-
-    ``progress(done, total)`` is called with ciphertext bytes as they are sent. A final
-    failure raises one of FINAL_DELIVERY_ERRORS; exhausted retries DeliveryFailedError.
-    """
-    with app.unit_of_work() as uow:
+        summary = uow.sale_files.summary(portfolio_id)
+        if summary is not None:
+            return summary
         portfolio = uow.portfolios.get(portfolio_id)
         if portfolio is None:
             raise DomainError("portfolio.known", f"no portfolio {portfolio_id}")
+        if portfolio.closing is None:
+            raise DomainError("delivery.closed", f"portfolio {portfolio.id} is not closed yet")
+        # closed before sale files were recorded (store revision 0006 or older)
         agreement = uow.agreements.get(portfolio.agreement_id)
+        summary = sale_file_summary(portfolio, agreement)
+        ledger = uow.ledger.load(portfolio.tenant)
+        uow.sale_files.record(summary, sold_rows(portfolio, ledger, agreement))
+        uow.commit()
+        return summary
+
+
+def _tie_out(summary: SaleFileSummary, records: int, face: int, price: int) -> None:
+    """The recorded rows add up to the reconciliation, or nothing is built or sent."""
+    totals = summary.totals
+    held = (records, face, price)
+    expected = (totals.records, minor_units(totals.face), minor_units(totals.price))
+    if held != expected:
+        raise TotalsMismatchError(
+            f"the recorded sale file of {summary.portfolio_id} does not tie out to the "
+            f"reconciliation: rows, face and price in minor units are {held}, "
+            f"expected {expected}"
+        )
+
+
+def deliver_portfolio(
+    app: Forwardflow,
+    portfolio_id: str,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Receipt:
+    """Build, encrypt (once) and upload the sale file; store and return the receipt.
+
+    The rows stream from the store, so memory stays flat however large the sale.
+    ``progress(done, total)`` is called with ciphertext bytes as they are sent (total is
+    None while the file is still being made). A final
+    failure raises one of FINAL_DELIVERY_ERRORS; exhausted retries DeliveryFailedError.
+    """
+    summary = _recorded_summary(app, portfolio_id)
+    with app.unit_of_work() as uow:
+        agreement = uow.agreements.get(summary.agreement_id)
     terms = delivery_terms(agreement)
     keys = buyer_keys(app, terms)
     if keys.buyer_fingerprint is None:
@@ -129,33 +156,41 @@ def deliver_portfolio(
             "delivery.buyer_certificate",
             f"the buyer's certificate {keys.buyer_certificate} is missing",
         )
-    folder = app.settings.data_dir / "outgoing" / portfolio.id
-    prepared = prepare(
-        _sale_file(app, portfolio, agreement),
-        terms,
-        folder,
-        buyer_certificate=keys.buyer_certificate,
-        seller_key=keys.seller_key,
-    )
+    folder = app.settings.data_dir / "outgoing" / summary.portfolio_id
+    endpoint = SftpEndpoint(terms.host, terms.port, terms.username, terms.host_key, keys.ssh_key)
     sent = 0
 
     def advance(count: int) -> None:
         nonlocal sent
         sent += count
         if progress:
-            progress(sent, prepared.ciphertext.size)
+            progress(sent, None)  # the ciphertext's size is known only once it is made
 
-    endpoint = SftpEndpoint(terms.host, terms.port, terms.username, terms.host_key, keys.ssh_key)
-    receipt = deliver(
-        prepared,
-        terms,
-        endpoint,
-        portfolio_id=portfolio.id,
-        attempts=app.settings.delivery.attempts,
-        progress=advance,
-    )
+    with reading(app.engine) as connection:
+        store = SqlSaleFileStore(connection)
+        _tie_out(summary, *store.counted(summary.portfolio_id))  # before any byte is built
+        sale = SaleFile(
+            portfolio_id=summary.portfolio_id,
+            agreement_id=summary.agreement_id,
+            cutoff=summary.cutoff,
+            closing=summary.closing,
+            layout_version=summary.layout_version,
+            header=list(summary.header),
+            chunks=store.chunks(summary.portfolio_id),
+            expected=summary.totals,
+        )
+        _, receipt = deliver_sale(
+            sale,
+            terms,
+            folder,
+            endpoint,
+            buyer_certificate=keys.buyer_certificate,
+            seller_key=keys.seller_key,
+            attempts=app.settings.delivery.attempts,
+            progress=advance,
+        )
     with app.unit_of_work() as uow:
-        uow.deliveries.record(agreement.id, receipt.as_data())
+        uow.deliveries.record(summary.agreement_id, receipt.as_data())
         uow.commit()
     if receipt.status != "delivered":
         final = next(

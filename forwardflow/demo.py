@@ -59,6 +59,7 @@ from forwardflow.store import upgrade
 from handlers.registry import handle_command
 from sftp.keys import ensure_ssh_key
 from sftp.loopback import LoopbackSftp
+from sftp.openpgp import message_format
 
 __all__ = ["CLOSING", "CUTOFF", "DemoError", "DemoResult", "prepare_workdir", "run_demo"]
 
@@ -126,7 +127,9 @@ async def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> 
     return found
 
 
-def _agreement(sftp: LoopbackSftp) -> str:
+def _agreement(sftp: LoopbackSftp, certificate: Path) -> str:
+    # a Sequoia-made buyer key (no gpg here) gets RFC 9580 files, which gpg 2.2/2.4 refuse
+    reads = "rfc4880" if message_format(certificate) == "SEIPD v1" else "rfc9580"
     return (
         sample_agreement_text()
         + "\n[delivery]\n"
@@ -135,6 +138,7 @@ def _agreement(sftp: LoopbackSftp) -> str:
         + 'username = "acme"\n'
         + f'host_key = "{sftp.pin}"\n'
         + 'buyer_certificate = "buyers/acme.asc"\n'
+        + f'openpgp = "{reads}"\n'
     )
 
 
@@ -348,7 +352,8 @@ class _Demo:
         self.done(f"{len(firm.disputed)} disputes and {len(firm.bankrupt)} bankruptcies flagged")
 
         with app.unit_of_work() as uow:
-            agreement = uow.agreements.add(_agreement(sftp))
+            certificate = app.settings.data_dir / "buyers" / "acme.asc"
+            agreement = uow.agreements.add(_agreement(sftp, certificate))
             uow.commit()
             ledger = uow.ledger.load(tenant)
         self.result.valuation = value_receivables(ledger, agreement, CUTOFF)

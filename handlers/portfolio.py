@@ -6,6 +6,7 @@ from debtsale.commands import ClosePortfolio, CutPortfolio, FlagReceivable, Remo
 from debtsale.errors import RuleViolation
 from debtsale.journal import sale_entry
 from debtsale.portfolio import Portfolio
+from debtsale.salefile import sale_file_summary, sold_rows
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
@@ -66,11 +67,17 @@ def close_portfolio(uow: UnitOfWork, command: ClosePortfolio) -> Outcome:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
             return Outcome.DUPLICATE
         portfolio = load_portfolio(uow, command.portfolio_id)
+        agreement = uow.agreements.get(portfolio.agreement_id)
+        ledger = uow.ledger.load(portfolio.tenant)
         portfolio.close(
-            uow.agreements.get(portfolio.agreement_id),
-            uow.ledger.load(portfolio.tenant),
+            agreement,
+            ledger,
             command.closing,
             flags=uow.flags.on(portfolio.tenant, command.closing),
+        )
+        # the file is what was sold, as sold: frozen in the close's own commit
+        uow.sale_files.record(
+            sale_file_summary(portfolio, agreement), sold_rows(portfolio, ledger, agreement)
         )
         entries = [sale_entry(portfolio).as_event(portfolio.id)] if portfolio.sold_lines() else []
         save_portfolio(uow, portfolio, entries)

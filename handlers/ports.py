@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from types import TracebackType
 from typing import Protocol, Self
@@ -13,6 +13,7 @@ from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
 from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
+from debtsale.salefile import SaleFileSummary, SoldRow
 
 __all__ = [
     "AgreementStore",
@@ -21,6 +22,7 @@ __all__ = [
     "Inbox",
     "LedgerStore",
     "PortfolioStore",
+    "SaleFileStore",
     "UnitOfWork",
 ]
 
@@ -97,6 +99,18 @@ class FlagStore(Protocol):
         ...
 
 
+class SaleFileStore(Protocol):
+    """Each closed sale's file as sold: its summary and rows, written once at the close."""
+
+    def record(self, summary: SaleFileSummary, rows: Iterable[SoldRow]) -> None:
+        """Keep the summary and the rows (in file order) of a sale just closed."""
+        ...
+
+    def summary(self, portfolio_id: str) -> SaleFileSummary | None:
+        """The recorded summary, or None (not closed, or closed before files were recorded)."""
+        ...
+
+
 class EventOutbox(Protocol):
     """Domain events written with the state that raised them, published after commit."""
 
@@ -131,6 +145,11 @@ class UnitOfWork(Protocol):
     @property
     def flags(self) -> FlagStore:
         """Exclusion facts per receivable."""
+        ...
+
+    @property
+    def sale_files(self) -> SaleFileStore:
+        """Sale files of closed portfolios."""
         ...
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from types import TracebackType
 from typing import Any, Self
@@ -15,6 +15,7 @@ from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
 from debtsale.lifecycle import ExclusionReason, ReceivableState
 from debtsale.portfolio import Portfolio, PortfolioStatus
+from debtsale.salefile import SaleFileSummary, SoldRow
 from handlers.ports import UnitOfWork
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "FakeInbox",
     "FakeLedgerStore",
     "FakePortfolioStore",
+    "FakeSaleFileStore",
     "FakeUnitOfWork",
 ]
 
@@ -130,6 +132,29 @@ class FakeFlagStore:
         return found
 
 
+class FakeSaleFileStore:
+    """Sale files by portfolio id: the summary and the rows as recorded."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[SaleFileSummary, list[SoldRow]]] = {}
+
+    def record(self, summary: SaleFileSummary, rows: Iterable[SoldRow]) -> None:
+        if summary.portfolio_id in self.files:
+            raise RuleViolation(
+                "salefile.unique", f"portfolio {summary.portfolio_id} has a sale file already"
+            )
+        self.files[summary.portfolio_id] = (summary, list(rows))
+
+    def summary(self, portfolio_id: str) -> SaleFileSummary | None:
+        held = self.files.get(portfolio_id)
+        return held[0] if held else None
+
+    def rows(self, portfolio_id: str) -> list[SoldRow]:
+        """The rows recorded for a portfolio (empty when none)."""
+        held = self.files.get(portfolio_id)
+        return list(held[1]) if held else []
+
+
 class FakeEventOutbox:
     """The events published, in order."""
 
@@ -150,6 +175,7 @@ class FakeUnitOfWork:
         self.agreements = FakeAgreementStore()
         self.portfolios = FakePortfolioStore()
         self.flags = FakeFlagStore()
+        self.sale_files = FakeSaleFileStore()
         self.events = FakeEventOutbox()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
@@ -160,6 +186,7 @@ class FakeUnitOfWork:
             copy.deepcopy(self.ledger.ledgers),
             copy.deepcopy(self.portfolios.portfolios),
             dict(self.flags.flags),
+            dict(self.sale_files.files),
             list(self.events.events),
         )
 
@@ -183,6 +210,7 @@ class FakeUnitOfWork:
                 self.ledger.ledgers,
                 self.portfolios.portfolios,
                 self.flags.flags,
+                self.sale_files.files,
                 self.events.events,
             ) = self._saved
             self._saved = None

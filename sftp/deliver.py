@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ from tenacity import (
 )
 
 from debtsale.agreement import DeliveryTerms
-from debtsale.salefile import SaleFileTotals
+from debtsale.money import MINOR_UNITS
+from debtsale.salefile import SaleFileChunk, SaleFileTotals, minor_units
 from sftp.connection import BuyerAuthError, HostKeyMismatchError, SftpEndpoint, open_sftp
 from sftp.names import render_name
-from sftp.openpgp import encrypt_for_buyer
-from sftp.salefile import WrittenFile, hash_file, write_sale_file
+from sftp.openpgp import encrypting, refuse_unreadable
+from sftp.salefile import SaleFileFigures, WrittenFile, hash_file, write_sale_file
+from sftp.stream import StreamedUpload, streams
 from sftp.upload import Placed, RemoteConflictError, place_file
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "SaleFile",
     "TotalsMismatchError",
     "deliver",
+    "deliver_sale",
     "prepare",
 ]
 
@@ -61,7 +65,7 @@ class SaleFile:
     closing: date
     layout_version: str
     header: list[str]
-    rows: Iterable[list[str]]
+    chunks: Iterable[SaleFileChunk]  # the rows in file order, a chunk at a time
     expected: SaleFileTotals
 
 
@@ -98,25 +102,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _check_totals(written: WrittenFile, expected: SaleFileTotals) -> None:
+def _check_totals(written: SaleFileFigures, expected: SaleFileTotals) -> None:
     problems = []
     if written.records != expected.records:
         problems.append(f"{written.records} rows, reconciliation sold {expected.records}")
-    if written.face is not None and written.face != expected.face.amount:
-        problems.append(f"face {written.face}, reconciliation {expected.face.amount}")
-    if written.price is not None and written.price != expected.price.amount:
-        problems.append(f"price {written.price}, reconciliation {expected.price.amount}")
+    for name, found, money in (
+        ("face", written.face_minor, expected.face),
+        ("price", written.price_minor, expected.price),
+    ):
+        if found != minor_units(money):
+            in_units = Decimal(found).scaleb(-MINOR_UNITS[money.currency])
+            problems.append(f"{name} {in_units}, reconciliation {money.amount}")
     if problems:
         raise TotalsMismatchError(
             "the sale file does not tie out to the reconciliation: " + "; ".join(problems)
         )
 
 
-def prepare(
-    sale: SaleFile, terms: DeliveryTerms, folder: Path, *, buyer_certificate: Path, seller_key: Path
-) -> Prepared:
-    """Build the CSV, check it, encrypt once, write the sidecar and manifest (reused if made)."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _ciphertext_path(sale: SaleFile, terms: DeliveryTerms, folder: Path) -> Path:
     name = render_name(
         terms.name_template,
         portfolio_id=sale.portfolio_id,
@@ -124,9 +127,23 @@ def prepare(
         closing=sale.closing.isoformat(),
         cutoff=sale.cutoff.isoformat(),
     )
+    return folder / name
+
+
+def _prepared_already(cipher_path: Path) -> bool:
+    manifest = cipher_path.with_name(f"{cipher_path.name}.manifest.json")
+    return manifest.exists() and cipher_path.exists()
+
+
+def prepare(
+    sale: SaleFile, terms: DeliveryTerms, folder: Path, *, buyer_certificate: Path, seller_key: Path
+) -> Prepared:
+    """Build the CSV, check it, encrypt once, write the sidecar and manifest (reused if made)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cipher_path = _ciphertext_path(sale, terms, folder)
+    name = cipher_path.name
     manifest_path = folder / f"{name}.manifest.json"
-    cipher_path = folder / name
-    if manifest_path.exists() and cipher_path.exists():
+    if _prepared_already(cipher_path):
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         return Prepared(
             hash_file(cipher_path),
@@ -135,12 +152,15 @@ def prepare(
             manifest["plaintext"]["sha256"],
             manifest["record_count"],
         )
-    plain = folder / "sale-file.csv"
-    written = write_sale_file(plain, sale.header, sale.rows)
-    _check_totals(written, sale.expected)
-    encrypt_for_buyer(
-        plain, cipher_path, buyer=buyer_certificate, seller=seller_key, armor=terms.armor
-    )
+    if not terms.reads_rfc9580:
+        refuse_unreadable(buyer_certificate)
+    # built, hashed, totalled and encrypted in one pass: the plaintext never touches the
+    # disk, and a file that does not tie out is dropped before anything is kept or sent
+    with encrypting(
+        cipher_path, buyer=buyer_certificate, seller=seller_key, armor=terms.armor
+    ) as sink:
+        written = write_sale_file(sink, sale.header, sale.chunks)
+        _check_totals(written, sale.expected)
     cipher = hash_file(cipher_path)
     sidecar_path = folder / f"{name}.sha256"
     sidecar_path.write_text(f"{cipher.sha256}  {name}\n", encoding="utf-8")
@@ -160,7 +180,6 @@ def prepare(
     partial = manifest_path.with_name(manifest_path.name + ".partial")
     partial.write_text(json.dumps(manifest_data, indent=2) + "\n", encoding="utf-8")
     partial.replace(manifest_path)
-    plain.unlink()  # the plaintext never lingers; its hash is in the manifest
     return Prepared(
         cipher, hash_file(sidecar_path), hash_file(manifest_path), written.sha256, written.records
     )
@@ -175,6 +194,75 @@ def _transient(error: BaseException) -> bool:
     )
 
 
+def deliver_sale(
+    sale: SaleFile,
+    terms: DeliveryTerms,
+    folder: Path,
+    endpoint: SftpEndpoint,
+    *,
+    buyer_certificate: Path,
+    seller_key: Path,
+    attempts: int = 5,
+    backoff_s: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Prepared, Receipt]:
+    """Prepare and deliver; a new file is uploaded while it is built and encrypted.
+
+    The first attempt streams the ciphertext to its temporary name as it is written
+    (``sftp.stream``) and publishes it once ``prepare`` has checked it; if that attempt
+    fails, the finished file goes the ordinary way, resuming what was sent. A file made
+    before, or a buyer whose habits rule streaming out, goes the ordinary way at once.
+    """
+    cipher_path = _ciphertext_path(sale, terms, folder)
+    if _prepared_already(cipher_path) or not streams(terms):
+        prepared = prepare(
+            sale, terms, folder, buyer_certificate=buyer_certificate, seller_key=seller_key
+        )
+        return prepared, deliver(
+            prepared,
+            terms,
+            endpoint,
+            portfolio_id=sale.portfolio_id,
+            attempts=attempts,
+            backoff_s=backoff_s,
+            progress=progress,
+        )
+    receipt = Receipt(sale.portfolio_id, "failed", started_at=_now(), attempts=1)
+    # a ciphertext left half-made by a crash must not be mistaken for the new one
+    cipher_path.with_name(cipher_path.name + ".partial").unlink(missing_ok=True)
+    stream = StreamedUpload(terms, endpoint, cipher_path, progress)
+    stream.start()
+    try:
+        prepared = prepare(
+            sale, terms, folder, buyer_certificate=buyer_certificate, seller_key=seller_key
+        )
+    except BaseException:
+        stream.stop()
+        raise
+    if stream.finish(prepared.ciphertext, prepared.sidecar, prepared.manifest):
+        receipt.files, receipt.status, receipt.finished_at = stream.placed, "delivered", _now()
+        return prepared, receipt
+    if isinstance(stream.error, _FINAL):
+        receipt.error = f"{type(stream.error).__name__}: {stream.error}"
+        receipt.final = True
+        receipt.finished_at = _now()
+        return prepared, receipt
+    if attempts <= 1:
+        receipt.error = f"gave up after 1 attempt: {type(stream.error).__name__}: {stream.error}"
+        receipt.finished_at = _now()
+        return prepared, receipt
+    return prepared, deliver(
+        prepared,
+        terms,
+        endpoint,
+        portfolio_id=sale.portfolio_id,
+        attempts=attempts - 1,
+        backoff_s=backoff_s,
+        progress=progress,
+        receipt=receipt,
+    )
+
+
 def deliver(
     prepared: Prepared,
     terms: DeliveryTerms,
@@ -184,9 +272,13 @@ def deliver(
     attempts: int = 5,
     backoff_s: float = 1.0,
     progress: Callable[[int], None] | None = None,
+    receipt: Receipt | None = None,
 ) -> Receipt:
-    """Upload the files in the buyer's order; retry transient failures with a fresh session."""
-    receipt = Receipt(portfolio_id, "failed", started_at=_now())
+    """Upload the files in the buyer's order; retry transient failures with a fresh session.
+
+    ``receipt`` carries on one begun by an earlier attempt (its attempts count on).
+    """
+    receipt = receipt or Receipt(portfolio_id, "failed", started_at=_now())
     order = [prepared.ciphertext, prepared.sidecar, prepared.manifest]
     if terms.manifest_first:
         order = [prepared.manifest, prepared.ciphertext, prepared.sidecar]

@@ -1,24 +1,51 @@
 """OpenPGP for buyers: encrypt to the buyer's certificate and sign with the seller's key.
 
-pysequoia streams the file (constant memory) and writes what gpg 2.2+ reads: v4 keys
-(RFC 4880 profile), SEIPD v1 with MDC. Output is randomised, so a file is encrypted
-once and its bytes reused on every retry.
+Buyers open files with gpg 2.2/2.4, which read v4 keys and SEIPD v1 (with MDC) only.
+pysequoia encrypts with SEIPD v2 to any certificate advertising it (every key Sequoia
+makes does), so a buyer's certificate is probed first and refused if its files would be
+unreadable, unless the agreement says the buyer reads RFC 9580. Encryption runs in a
+child process fed through a pipe (see ``sftp.encrypt_worker``), so the CSV is built and
+encrypted at once and the plaintext never touches the disk. Output is randomised: a
+file is encrypted once and its bytes reused on every retry.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
-from pysequoia import Cert, Profile, Tsk, encrypt_file
+from pysequoia import Cert, Profile, Tsk, encrypt, packet
+
+import sftp
 
 __all__ = [
+    "EncryptionError",
+    "UnreadableForBuyerError",
     "certificate_fingerprint",
-    "encrypt_for_buyer",
+    "encrypting",
     "ensure_seller_key",
+    "message_format",
+    "refuse_unreadable",
     "seller_certificate",
     "seller_fingerprint",
 ]
+
+_READABLE_BY_GPG = "SEIPD v1"
+_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
+
+
+class EncryptionError(RuntimeError):
+    """The encryptor failed; the message carries its reason."""
+
+
+class UnreadableForBuyerError(ValueError):
+    """Files encrypted to this certificate would not open with the buyer's gpg."""
 
 
 def ensure_seller_key(path: Path, user_id: str) -> str:
@@ -47,19 +74,89 @@ def certificate_fingerprint(path: Path) -> str:
     return str(Cert.from_file(str(path)).fingerprint).upper()
 
 
-def encrypt_for_buyer(
-    plain: Path, out: Path, *, buyer: Path, seller: Path, armor: bool = False
-) -> None:
-    """Encrypt ``plain`` to the buyer's certificate, signed by the seller, into ``out``.
+def message_format(certificate: Path) -> str:
+    """How pysequoia encrypts to this certificate: ``SEIPD v1`` (what gpg reads) or ``v2``.
 
-    Written to ``out.partial`` first and renamed, so ``out`` is never half a file.
+    Found by encrypting a probe and reading the encrypted-data packet's version byte,
+    so it is exactly what a sale file would get.
+    """
+    probe = encrypt(recipients=[Cert.from_file(str(certificate))], bytes=b"probe", armor=False)
+    for found in packet.PacketPile.from_bytes(probe):
+        if found.tag == packet.Tag.SEIP:
+            return f"SEIPD v{found.body[0]}"
+        if found.tag == packet.Tag.AED:
+            return "AEAD (LibrePGP)"
+    raise EncryptionError("the probe message has no encrypted data packet")
+
+
+def refuse_unreadable(certificate: Path) -> None:
+    """Refuse a buyer certificate whose files gpg 2.2/2.4 could not decrypt."""
+    found = message_format(certificate)
+    if found != _READABLE_BY_GPG:
+        raise UnreadableForBuyerError(
+            f"the buyer's certificate {certificate.name} advertises {found} (RFC 9580); "
+            "gpg 2.2/2.4 cannot decrypt such files. Ask the buyer for a key made with gpg, "
+            'or set openpgp = "rfc9580" in the agreement\'s [delivery] if the buyer reads '
+            "RFC 9580 (Sequoia sq, gpg 2.5+)"
+        )
+
+
+def _worker_environment() -> dict[str, str]:
+    root = str(Path(sftp.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Give the pipe room for a few chunks (64 KiB by default), so both ends keep busy."""
+    with suppress(OSError):  # best effort: a smaller pipe is only slower
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+@contextmanager
+def encrypting(out: Path, *, buyer: Path, seller: Path, armor: bool = False) -> Iterator[IO[bytes]]:
+    """A pipe whose bytes are encrypted to ``buyer`` and signed by ``seller`` into ``out``.
+
+    The child writes ``out.partial`` and it is renamed when the block ends cleanly, so
+    ``out`` is never half a file; an exception in the block stops the child and removes
+    the partial file.
     """
     partial = out.with_name(out.name + ".partial")
-    encrypt_file(
-        str(plain),
-        str(partial),
-        recipients=[Cert.from_file(str(buyer))],
-        signer=Tsk.from_file(str(seller)).signer(),
-        armor=armor,
+    form = "armor" if armor else "binary"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sftp.encrypt_worker", str(buyer), str(seller), str(partial), form],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_worker_environment(),
     )
-    partial.replace(out)
+    stdin, stderr = child.stdin, child.stderr
+    if stdin is None or stderr is None:  # pragma: no cover - both are PIPE above
+        raise EncryptionError("the encryptor has no pipes")
+    _widen(stdin)
+
+    def failure() -> EncryptionError:
+        reason = stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return EncryptionError(
+            f"the encryptor stopped (exit {child.returncode}): "
+            + (reason[-1] if reason else "no reason given")
+        )
+
+    try:
+        try:
+            yield stdin
+            stdin.close()
+        except BrokenPipeError:
+            child.wait()
+            partial.unlink(missing_ok=True)
+            raise failure() from None
+        except BaseException:
+            child.kill()
+            child.wait()
+            partial.unlink(missing_ok=True)
+            raise
+        if child.wait() != 0:
+            partial.unlink(missing_ok=True)
+            raise failure()
+        partial.replace(out)
+    finally:
+        stderr.close()

@@ -2,64 +2,77 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
-__all__ = ["WrittenFile", "hash_file", "write_sale_file"]
+from debtsale.salefile import SaleFileChunk, csv_lines
+
+__all__ = [
+    "SaleFileFigures",
+    "Sink",
+    "WrittenFile",
+    "hash_file",
+    "write_sale_file",
+]
 
 _CHUNK = 1 << 20
 
 
+class Sink(Protocol):
+    """Where the CSV bytes go: a file, or the pipe into the encryptor."""
+
+    def write(self, data: bytes, /) -> object:
+        """Take all of ``data``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class WrittenFile:
-    """A file on disk: its size and SHA-256, and for a sale file what its rows add up to."""
+    """A file on disk: its size and SHA-256."""
 
     path: Path
     size: int
     sha256: str
-    records: int = 0
-    face: Decimal | None = None
-    price: Decimal | None = None
 
 
-def write_sale_file(path: Path, header: list[str], rows: Iterable[list[str]]) -> WrittenFile:
-    """Write header and rows (UTF-8, RFC 4180, ``\\r\\n``); sum the face and price columns."""
-    face_at = header.index("face") if "face" in header else None
-    price_at = header.index("price") if "price" in header else None
-    face = Decimal(0) if face_at is not None else None
-    price = Decimal(0) if price_at is not None else None
-    records, size, digest = 0, 0, hashlib.sha256()
-    batch = io.StringIO()
-    writer = csv.writer(batch, lineterminator="\r\n")
+@dataclass(frozen=True, slots=True)
+class SaleFileFigures:
+    """The plaintext CSV as written: size, SHA-256, rows, and face and price in minor units."""
 
-    def flush(handle: BinaryIO) -> None:
+    size: int
+    sha256: str
+    records: int
+    face_minor: int
+    price_minor: int
+
+
+def write_sale_file(
+    sink: Sink, header: list[str], chunks: Iterable[SaleFileChunk]
+) -> SaleFileFigures:
+    """Write the header and the rows' CSV bytes; count, total and hash as it goes.
+
+    The rows come in chunks (as the store keeps them), so memory stays flat however many
+    there are, and each chunk is one write: about the size the encryptor's pipe takes.
+    """
+    digest = hashlib.sha256()
+    records = size = face = price = 0
+
+    def emit(data: bytes) -> None:
         nonlocal size
-        data = batch.getvalue().encode("utf-8")
         digest.update(data)
         size += len(data)
-        handle.write(data)
-        batch.seek(0)
-        batch.truncate()
+        sink.write(data)
 
-    with path.open("wb") as handle:
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            records += 1
-            if face is not None and face_at is not None:
-                face += Decimal(row[face_at])
-            if price is not None and price_at is not None:
-                price += Decimal(row[price_at])
-            if batch.tell() >= _CHUNK:
-                flush(handle)
-        flush(handle)
-    return WrittenFile(path, size, digest.hexdigest(), records, face, price)
+    emit(next(csv_lines([header])).encode("utf-8"))
+    for chunk in chunks:
+        records += chunk.rows
+        face += chunk.face_minor
+        price += chunk.price_minor
+        emit(chunk.data)
+    return SaleFileFigures(size, digest.hexdigest(), records, face, price)
 
 
 def hash_file(path: Path) -> WrittenFile:

@@ -19,7 +19,7 @@ from sftp.connection import fsync, server_limits
 from sftp.names import safe_name
 from sftp.salefile import WrittenFile
 
-__all__ = ["Placed", "RemoteConflictError", "place_file", "remote_sha256"]
+__all__ = ["Placed", "RemoteConflictError", "place_file", "remote_sha256", "remote_size"]
 
 _READ = 1 << 20
 
@@ -36,7 +36,8 @@ class RemoteConflictError(RuntimeError):
     """A different file already has the final name; it is never overwritten."""
 
 
-def _size(client: paramiko.SFTPClient, path: str) -> int | None:
+def remote_size(client: paramiko.SFTPClient, path: str) -> int | None:
+    """Size of a remote file, or None when there is none; a non-file there is a conflict."""
     try:
         attributes = client.stat(path)
     except FileNotFoundError:
@@ -54,6 +55,28 @@ def remote_sha256(client: paramiko.SFTPClient, path: str) -> str:
         while chunk := handle.read(_READ):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _local_prefix_sha256(local: WrittenFile, length: int) -> str:
+    digest, left = hashlib.sha256(), length
+    with local.path.open("rb") as source:
+        while left and (chunk := source.read(min(_READ, left))):
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def _resumable(client: paramiko.SFTPClient, local: WrittenFile, target: str) -> int:
+    """Where to carry on writing ``target``: after its bytes if they begin ``local``, else 0.
+
+    A temporary file holding the start of these very bytes (an interrupted attempt,
+    even one cut off after the last byte) is resumed; one left by another ciphertext
+    (the work folder was lost and the file encrypted anew) is overwritten.
+    """
+    held = remote_size(client, target) or 0
+    if not 0 < held <= local.size:
+        return 0
+    return held if remote_sha256(client, target) == _local_prefix_sha256(local, held) else 0
 
 
 def _write(
@@ -76,7 +99,7 @@ def _write(
                     progress(len(chunk))
         remote.flush()
         fsync(client, remote)
-    written = _size(client, path)
+    written = remote_size(client, path)
     if written != local.size:
         raise OSError(f"{path} holds {written} bytes after upload, expected {local.size}")
 
@@ -91,7 +114,7 @@ def place_file(
 ) -> tuple[str, Placed]:
     """Upload ``local`` as ``directory/name`` following the buyer's strategy."""
     final = f"{directory}/{safe_name(name)}" if directory else safe_name(name)
-    held = _size(client, final)
+    held = remote_size(client, final)
     if held is not None:
         if held == local.size and remote_sha256(client, final) == local.sha256:
             return final, Placed.ALREADY_THERE
@@ -101,9 +124,7 @@ def place_file(
                 f"({held} bytes); it was not overwritten — rename or remove it there first"
             )
     target = final if strategy is not UploadStrategy.TEMP_RENAME else f"{final}.part"
-    partial = _size(client, target) or 0
-    # our own temp file for these very bytes: carry on where it stopped (even at the end)
-    offset = partial if 0 < partial <= local.size else 0
+    offset = _resumable(client, local, target)
     _write(client, local, target, offset, progress)
     if target != final:
         client.posix_rename(target, final)

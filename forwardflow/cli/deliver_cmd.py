@@ -9,10 +9,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
+from debtsale.agreement import DeliveryTerms
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console, err_console
 from forwardflow.cli.dispatch import JsonFlag, print_json, query
 from forwardflow.delivery import (
+    BuyerKeys,
     DeliveryFailedError,
     buyer_keys,
     deliver_portfolio,
@@ -22,6 +24,7 @@ from forwardflow.inbound import process_buyer_inbox
 from sftp.connection import pinned_fingerprint
 from sftp.deliver import DeliveryError
 from sftp.names import UnsafeNameError
+from sftp.openpgp import message_format
 
 __all__ = ["buyer_app", "deliver", "deliveries"]
 
@@ -45,7 +48,7 @@ def deliver(
         ) as bar:
             task = bar.add_task(f"delivering {portfolio_id}", total=None)
 
-            def advance(done: int, total: int) -> None:
+            def advance(done: int, total: int | None) -> None:
                 bar.update(task, completed=done, total=total)
 
             receipt = query(ctx, lambda a: deliver_portfolio(a, portfolio_id, advance))
@@ -92,6 +95,18 @@ def deliveries(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     console.print(table)
 
 
+def _file_format(keys: BuyerKeys, terms: DeliveryTerms) -> str:
+    if keys.buyer_fingerprint is None:
+        return "unknown: no buyer certificate"
+    found = message_format(keys.buyer_certificate)
+    if found == "SEIPD v1":
+        form = "armored" if terms.armor else "binary"
+        return f"{found}, {form}: gpg 2.2/2.4 read it"
+    if terms.reads_rfc9580:
+        return f"{found}: the agreement says the buyer reads RFC 9580"
+    return f"{found}: REFUSED, gpg 2.2/2.4 cannot read it (ask for a gpg-made key)"
+
+
 @buyer_app.command("show")
 def buyer_show(
     ctx: typer.Context,
@@ -113,6 +128,7 @@ def buyer_show(
             "upload_strategy": terms.strategy.value,
             "buyer_certificate": str(keys.buyer_certificate.resolve()),
             "buyer_fingerprint": keys.buyer_fingerprint or "MISSING",
+            "file_format": _file_format(keys, terms),
             "seller_fingerprint": keys.seller_fingerprint,
             "seller_certificate": str(keys.seller_certificate.resolve()),
             "our_ssh_key": keys.ssh_public,

@@ -7,7 +7,7 @@ machinery, which costs more than the statement itself on SQLite (see bench/pipel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +26,46 @@ class DriverStatement:
     order: tuple[str, ...] | None
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
-        """Execute with ``params`` and return the first row (or None).
-
-        It runs on the DBAPI cursor inside the transaction SQLAlchemy began (begun here
-        if need be, so the dialect's BEGIN — IMMEDIATE on SQLite — is the one used and
-        ``commit()``/``rollback()`` on the connection cover this statement).
-        """
-        args: Any = tuple(params[name] for name in self.order) if self.order else dict(params)
-        if not connection.in_transaction():
-            connection.begin()
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
+        """Execute with ``params`` and return the first row (or None)."""
+        cursor = _dbapi(connection).cursor()
         try:
-            cursor.execute(self.sql, args)
+            cursor.execute(self.sql, self._args(params))
             return cursor.fetchone() if cursor.description else None
         finally:
             cursor.close()
+
+    def batches(
+        self, connection: Connection, params: Mapping[str, Any], size: int
+    ) -> Iterator[list[Any]]:
+        """Execute and yield the result ``size`` rows at a time, never all of it at once.
+
+        PostgreSQL reads through a server-side (named) cursor; SQLite steps its cursor.
+        """
+        dbapi = _dbapi(connection)
+        named = connection.dialect.name == "postgresql"
+        cursor = dbapi.cursor(name=f"ff_batches_{id(self)}") if named else dbapi.cursor()
+        try:
+            cursor.execute(self.sql, self._args(params))
+            while batch := cursor.fetchmany(size):
+                yield batch
+        finally:
+            cursor.close()
+
+    def _args(self, params: Mapping[str, Any]) -> Any:
+        return tuple(params[name] for name in self.order) if self.order else dict(params)
+
+
+def _dbapi(connection: Connection) -> Any:
+    """The DBAPI connection inside the transaction SQLAlchemy began (begun here if need be).
+
+    So the dialect's BEGIN (IMMEDIATE on SQLite, unless the connection reads only) is the
+    one used, and ``commit()``/``rollback()`` on the connection cover these statements.
+    """
+    if not connection.in_transaction():
+        connection.begin()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    return dbapi
 
 
 _CACHE: dict[tuple[str, str], DriverStatement] = {}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "reading"]
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "forwardflow_read_only"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -28,8 +31,20 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 def _sqlite_on_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-    # instead of one failing with SQLITE_BUSY when it upgrades a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # instead of one failing with SQLITE_BUSY when it upgrades a read lock. A long read
+    # (streaming a sale file) takes a plain snapshot instead: in WAL it blocks no writer.
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for a long read that must not hold up writers (no write lock taken)."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_READ_ONLY: True})
+        yield connection
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

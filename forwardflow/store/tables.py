@@ -31,6 +31,8 @@ __all__ = [
     "platform_payment_links",
     "portfolios",
     "receivable_flags",
+    "sale_file_chunks",
+    "sale_files",
 ]
 
 metadata = MetaData(
@@ -118,6 +120,32 @@ receivable_flags = Table(
     PrimaryKeyConstraint("tenant", "receivable_id", "reason"),
     comment="Exclusion facts the firm recorded (bankruptcy, dispute …): such a receivable "
     "is never cut and is removed from a live sale.",
+)
+
+sale_files = Table(
+    "sale_files",
+    metadata,
+    Column("portfolio_id", String(64), primary_key=True),
+    Column("agreement_id", String(64), nullable=False),
+    Column("tenant", String(100), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    comment="Each closed sale's file summary (dates, layout, header, count and totals), "
+    "written in the close's commit.",
+)
+
+sale_file_chunks = Table(
+    "sale_file_chunks",
+    metadata,
+    Column("portfolio_id", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("face_minor", BigInteger, nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("portfolio_id", "position"),
+    comment="Each sale file as sold, in chunks of consecutive rows (CSV bytes, row count, "
+    "face and price in minor units), in file order: the delivery streams them.",
 )
 
 deliveries = Table(

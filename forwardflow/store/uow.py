@@ -18,6 +18,7 @@ from forwardflow.store.driver import driver_statement
 from forwardflow.store.flags import SqlFlagStore
 from forwardflow.store.ledger import SqlLedgerStore
 from forwardflow.store.portfolios import SqlAgreementStore, SqlPortfolioStore
+from forwardflow.store.salefiles import SqlSaleFileStore
 from forwardflow.store.tables import inbox, outbox
 
 __all__ = ["EventOutbox", "Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
@@ -187,6 +188,7 @@ class SqlUnitOfWork:
         self.portfolios = SqlPortfolioStore(self._connection)
         self.flags = SqlFlagStore(self._connection)
         self.deliveries = SqlDeliveryStore(self._connection)
+        self.sale_files = SqlSaleFileStore(self._connection)
         self.events = EventOutbox(self.outbox, self._event_subject)
         return self
 

@@ -8,21 +8,37 @@ import io
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from debtsale.agreement import Agreement, DeliveryTerms, UploadStrategy
+from debtsale.agreement import Agreement, DeliveryTerms, OpenPgpProfile, UploadStrategy
 from debtsale.portfolio import Portfolio
-from debtsale.salefile import sale_file_header, sale_file_rows, totals_of
+from debtsale.salefile import in_chunks, sale_file_header, sold_rows, totals_of
 from debtsale.testing import LedgerBuilder, sample_agreement
 from forwardflow.testing.gpg import BuyerGpg
 from forwardflow.testing.sshd import LoopbackSshd
 from sftp.connection import SftpEndpoint
-from sftp.deliver import Prepared, SaleFile, deliver, prepare
-from sftp.openpgp import ensure_seller_key, seller_certificate
+from sftp.deliver import (
+    Prepared,
+    Receipt,
+    SaleFile,
+    TotalsMismatchError,
+    deliver,
+    deliver_sale,
+    prepare,
+)
+from sftp.openpgp import (
+    EncryptionError,
+    UnreadableForBuyerError,
+    encrypting,
+    ensure_seller_key,
+    message_format,
+    seller_certificate,
+)
 
 pytestmark = [pytest.mark.sshd, pytest.mark.gpg]
 
@@ -42,7 +58,7 @@ def _sale(count: int = 40) -> tuple[Portfolio, SaleFile, Agreement]:
         closing=date(2025, 7, 15),
         layout_version=agreement.file.version,
         header=sale_file_header(agreement),
-        rows=sale_file_rows(portfolio, book.ledger, agreement),
+        chunks=in_chunks(sold_rows(portfolio, book.ledger, agreement)),
         expected=totals_of(portfolio),
     )
     return portfolio, sale, agreement
@@ -209,3 +225,151 @@ def test_direct_plus_done_file_strategy(
     assert receipt.status == "delivered", receipt.error
     assert receipt.files[0]["remote_path"].endswith(".manifest.json")
     assert (sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.done").exists()
+
+
+def _streamed(
+    tmp_path: Path,
+    terms: DeliveryTerms,
+    keys: tuple[Path, Path],
+    sale: SaleFile,
+    sshd: LoopbackSshd,
+) -> tuple[Prepared, Receipt]:
+    return deliver_sale(
+        sale,
+        terms,
+        tmp_path / "out",
+        _endpoint(sshd, terms),
+        buyer_certificate=keys[0],
+        seller_key=keys[1],
+        backoff_s=0.1,
+    )
+
+
+def test_a_new_file_is_uploaded_while_it_is_built_and_published_once_checked(
+    tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg, keys: tuple[Path, Path]
+) -> None:
+    terms = _terms(sshd, keys[0])
+    _, sale, _ = _sale(count=5_000)
+    prepared, receipt = _streamed(tmp_path, terms, keys, sale, sshd)
+    assert receipt.status == "delivered", receipt.error
+    assert receipt.attempts == 1
+    assert [f["outcome"] for f in receipt.files] == ["uploaded"] * 3
+    incoming = sshd.home / "incoming"
+    assert sorted(p.name for p in incoming.iterdir()) == [
+        "P1-2025-07-15.csv.pgp",
+        "P1-2025-07-15.csv.pgp.manifest.json",
+        "P1-2025-07-15.csv.pgp.sha256",
+    ]
+    cipher = (incoming / "P1-2025-07-15.csv.pgp").read_bytes()
+    assert hashlib.sha256(cipher).hexdigest() == prepared.ciphertext.sha256
+    buyer_gpg.import_key(seller_certificate(keys[1]).encode())
+    plaintext, status = buyer_gpg.decrypt(incoming / "P1-2025-07-15.csv.pgp")
+    assert "GOODSIG" in status
+    assert plaintext.count(b"\r\n") == 5_001
+    assert hashlib.sha256(plaintext).hexdigest() == prepared.plaintext_sha256
+    assert not list((tmp_path / "out").glob("*.csv"))  # the plaintext never touched the disk
+    again = _streamed(tmp_path, terms, keys, sale, sshd)[1]
+    assert {f["outcome"] for f in again.files} == {"already_there"}
+
+
+def test_a_stream_cut_off_falls_back_to_the_finished_file_and_resumes(
+    tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
+) -> None:
+    terms = _terms(sshd, keys[0])
+    _, sale, _ = _sale(count=20_000)
+    partial = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.part"
+
+    def cut_the_line() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if partial.exists() and partial.stat().st_size > 500_000:
+                sshd.kill_sessions()
+                return
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=cut_the_line)
+    killer.start()
+    prepared, receipt = _streamed(tmp_path, terms, keys, sale, sshd)
+    killer.join()
+    assert receipt.status == "delivered", receipt.error
+    assert receipt.attempts == 2
+    assert receipt.files[0]["outcome"] == "resumed"
+    final = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp"
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == prepared.ciphertext.sha256
+
+
+def test_a_file_that_does_not_tie_out_is_never_published_and_leaves_nothing(
+    tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
+) -> None:
+    terms = _terms(sshd, keys[0])
+    _, sale, _ = _sale(count=2_000)
+    wrong = replace(sale, expected=replace(sale.expected, records=sale.expected.records + 1))
+    with pytest.raises(TotalsMismatchError, match="2000 rows, reconciliation sold 2001"):
+        _streamed(tmp_path, terms, keys, wrong, sshd)
+    assert list((sshd.home / "incoming").iterdir()) == []  # the temporary file was removed
+    assert list((tmp_path / "out").iterdir()) == []  # no ciphertext kept either
+
+
+def test_a_temporary_file_of_another_ciphertext_is_overwritten_not_resumed(
+    tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
+) -> None:
+    terms = _terms(sshd, keys[0])
+    prepared = _prepared(tmp_path, terms, keys)
+    stale = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.part"
+    stale.write_bytes(b"bytes of an earlier encryption")  # shorter, but not our bytes
+    receipt = deliver(prepared, terms, _endpoint(sshd, terms), portfolio_id="P1")
+    assert receipt.status == "delivered", receipt.error
+    assert receipt.files[0]["outcome"] == "uploaded"
+    final = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp"
+    assert hashlib.sha256(final.read_bytes()).hexdigest() == prepared.ciphertext.sha256
+
+
+def test_a_certificate_whose_files_gpg_cannot_read_is_refused(tmp_path: Path) -> None:
+    from pysequoia import Profile, Tsk
+
+    sequoia_made = tmp_path / "buyer.asc"
+    key = Tsk.generate("Buyer <b@x.test>", profile=Profile.RFC4880)
+    sequoia_made.write_text(str(key.extract_certificate()))
+    seller = tmp_path / "seller.pgp"
+    ensure_seller_key(seller, "Seller <s@x.test>")
+    assert message_format(sequoia_made) == "SEIPD v2"
+    _, sale, _ = _sale(count=3)
+    terms = DeliveryTerms(
+        host="127.0.0.1", username="u", host_key="SHA256:x", buyer_certificate=str(sequoia_made)
+    )
+    with pytest.raises(UnreadableForBuyerError, match=r"gpg 2\.2/2\.4 cannot decrypt"):
+        prepare(sale, terms, tmp_path / "out", buyer_certificate=sequoia_made, seller_key=seller)
+    assert not (tmp_path / "out" / "P1-2025-07-15.csv.pgp").exists()
+    reads_v2 = terms.model_copy(update={"openpgp": OpenPgpProfile.RFC9580})
+    _, sale, _ = _sale(count=3)
+    made = prepare(
+        sale, reads_v2, tmp_path / "out", buyer_certificate=sequoia_made, seller_key=seller
+    )
+    assert made.records == 3
+
+
+def test_gpg_made_certificates_get_files_gpg_reads(keys: tuple[Path, Path]) -> None:
+    assert message_format(keys[0]) == "SEIPD v1"
+
+
+def test_the_encryptor_stops_and_leaves_nothing_when_the_build_fails(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    out = tmp_path / "file.pgp"
+
+    def build_fails() -> None:
+        with encrypting(out, buyer=keys[0], seller=keys[1]) as sink:
+            sink.write(b"a,b\r\n")
+            raise RuntimeError("database went away")
+
+    def encryptor_fails() -> None:
+        with encrypting(out, buyer=tmp_path / "missing.asc", seller=keys[1]) as sink:
+            for _ in range(64):
+                sink.write(b"x" * 65_536)
+
+    with pytest.raises(RuntimeError, match="database went away"):
+        build_fails()
+    assert list(tmp_path.glob("file.pgp*")) == []
+    with pytest.raises(EncryptionError, match="the encryptor stopped"):
+        encryptor_fails()
+    assert list(tmp_path.glob("file.pgp*")) == []

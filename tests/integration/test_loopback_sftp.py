@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from debtsale.agreement import DeliveryTerms
+from debtsale.agreement import DeliveryTerms, OpenPgpProfile
 from sftp.connection import BuyerAuthError, SftpEndpoint, open_sftp
 from sftp.deliver import deliver, prepare
 from sftp.keys import ensure_ssh_key
@@ -46,6 +46,7 @@ def test_a_sale_file_is_delivered_atomically_and_idempotently(
         username="acme",
         host_key=server.pin,
         buyer_certificate=str(buyer),
+        openpgp=OpenPgpProfile.RFC9580,  # a Sequoia key; this test does not decrypt
     )
     _, sale, _ = _sale()
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=buyer, seller_key=seller)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from datetime import date
 from decimal import Decimal
@@ -18,6 +20,7 @@ from debtsale.portfolio import Portfolio
 from debtsale.putback import refund_for
 from debtsale.remittance import amounts_due, paid_before_sale
 from debtsale.reports import ReconciliationReport, as_data
+from debtsale.salefile import SoldRow, csv_lines, in_chunks
 from debtsale.testing import LedgerBuilder, sample_agreement
 from tests.strategies import histories
 
@@ -149,3 +152,32 @@ def test_changes_arriving_around_the_close_give_the_same_sale_and_amounts_due(
     assert _close_midway(delivered(before), delivered(after), policy) == _close_midway(
         before, after, policy
     )
+
+
+_FIELD = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@given(st.lists(st.lists(_FIELD, min_size=1, max_size=5), max_size=30))
+def test_csv_lines_read_back_as_the_rows(rows: list[list[str]]) -> None:
+    text = "".join(csv_lines(rows))
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert parsed == rows
+
+
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=20), st.integers(0, 10**9), st.integers(0, 10**7)),
+        max_size=60,
+    ),
+    st.integers(1, 25),
+)
+def test_chunks_keep_every_byte_and_cent_in_order(
+    rows: list[tuple[bytes, int, int]], size: int
+) -> None:
+    sold = [SoldRow(*row) for row in rows]
+    chunks = list(in_chunks(sold, size))
+    assert b"".join(c.data for c in chunks) == b"".join(r.line for r in sold)
+    assert sum(c.rows for c in chunks) == len(sold)
+    assert all(0 < c.rows <= size for c in chunks)
+    assert sum(c.face_minor for c in chunks) == sum(r.face_minor for r in sold)
+    assert sum(c.price_minor for c in chunks) == sum(r.price_minor for r in sold)

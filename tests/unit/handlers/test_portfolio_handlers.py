@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from debtsale.commands import ClosePortfolio, CutPortfolio
 from debtsale.errors import RuleViolation
 from debtsale.lifecycle import ReceivableState
+from debtsale.salefile import minor_units
 from debtsale.testing import LedgerBuilder, sample_agreement
 from handlers.ledger import Outcome, apply_ledger_change
 from handlers.portfolio import close_portfolio, cut_portfolio
@@ -48,6 +51,24 @@ def test_cut_then_close_store_the_portfolio_and_its_events(uow: FakeUnitOfWork) 
         "PortfolioClosed",
         "JournalEntryRequested",
     ]
+
+
+def test_the_close_records_the_sale_file_as_sold(uow: FakeUnitOfWork) -> None:
+    cut_portfolio(uow, CUT)
+    close_portfolio(uow, CLOSE)
+    portfolio = uow.portfolios.get("P1")
+    summary = uow.sale_files.summary("P1")
+    assert portfolio is not None
+    assert summary is not None
+    assert summary.header == tuple(sample_agreement().file.columns)
+    assert (summary.cutoff, summary.closing) == (date(2025, 6, 30), date(2025, 7, 15))
+    assert summary.totals.records == 3
+    assert summary.totals.face == portfolio.total_face
+    rows = uow.sale_files.rows("P1")
+    assert sum(r.face_minor for r in rows) == minor_units(portfolio.total_face)
+    assert sum(r.price_minor for r in rows) == minor_units(portfolio.total_price)
+    parsed = list(csv.reader(io.StringIO(b"".join(r.line for r in rows).decode())))
+    assert [row[summary.header.index("receivable_id")] for row in parsed] == ["I0", "I1", "I2"]
 
 
 def test_a_resent_command_is_a_no_op(uow: FakeUnitOfWork) -> None:
