@@ -32,6 +32,7 @@ __all__ = [
     "buyer_keys",
     "deliver_portfolio",
     "delivery_terms",
+    "recorded_sale_file",
 ]
 
 
@@ -101,7 +102,7 @@ def buyer_keys(app: Forwardflow, terms: DeliveryTerms) -> BuyerKeys:
     )
 
 
-def _recorded_summary(app: Forwardflow, portfolio_id: str) -> SaleFileSummary:
+def recorded_sale_file(app: Forwardflow, portfolio_id: str) -> SaleFileSummary:
     """The sale file's summary, recorded at the close (or now, for a sale closed before)."""
     with app.unit_of_work() as uow:
         summary = uow.sale_files.summary(portfolio_id)
@@ -146,7 +147,7 @@ def deliver_portfolio(
     None while the file is still being made). A final
     failure raises one of FINAL_DELIVERY_ERRORS; exhausted retries DeliveryFailedError.
     """
-    summary = _recorded_summary(app, portfolio_id)
+    summary = recorded_sale_file(app, portfolio_id)
     with app.unit_of_work() as uow:
         agreement = uow.agreements.get(summary.agreement_id)
     terms = delivery_terms(agreement)

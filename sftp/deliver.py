@@ -1,9 +1,11 @@
 """Deliver a closed portfolio's sale file: build, check, encrypt once, upload, receipt.
 
 Every artefact lives in a work folder per portfolio: a retry (or a second delivery)
-reuses the ciphertext already made, so the manifest's hashes stay true. Uploads are
-retried with a fresh connection and exponential backoff; a pinned-key mismatch, an
-authentication failure or a conflicting remote file are final at once.
+reuses the ciphertext already made, so the manifest's hashes stay true. A new file is
+built, encrypted and uploaded at once (``deliver_sale``, ``sftp.stream``) and published
+only after its rows tied out. Uploads are retried with a fresh connection and
+exponential backoff; a pinned-key mismatch, an authentication failure or a conflicting
+remote file are final at once.
 """
 
 from __future__ import annotations

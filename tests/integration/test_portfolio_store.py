@@ -7,18 +7,22 @@ import io
 import json
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
 from debtsale.errors import RuleViolation
 from debtsale.salefile import minor_units, totals_of
 from debtsale.testing import LedgerBuilder
-from forwardflow.store import SqlUnitOfWork, reading
+from forwardflow.bootstrap import bootstrap
+from forwardflow.delivery import recorded_sale_file
+from forwardflow.settings import Settings
+from forwardflow.store import SqlUnitOfWork, reading, upgrade
 from forwardflow.store.salefiles import SqlSaleFileStore
-from forwardflow.store.tables import sale_files
+from forwardflow.store.tables import sale_file_chunks, sale_files
 from handlers.ledger import apply_ledger_change
 from handlers.portfolio import close_portfolio, cut_portfolio
 
@@ -124,3 +128,41 @@ def test_a_long_read_does_not_hold_up_writers(migrated_engine: Engine) -> None:
             uow.agreements.add(sample_agreement_text())
             uow.commit()
         assert time.monotonic() - began < 5  # not the 30 s busy timeout
+
+
+def test_a_sale_closed_before_files_were_recorded_gets_its_file_on_delivery(
+    db_url: str, tmp_path: Path
+) -> None:
+    app = bootstrap(Settings(data_dir=tmp_path, database={"url": db_url}))
+    try:
+        upgrade(app.engine)
+        with app.unit_of_work() as uow:
+            agreement = uow.agreements.add(sample_agreement_text())
+            uow.commit()
+        book = LedgerBuilder(tenant="t1")
+        book.customer("C1")
+        book.invoice("I1", "C1", "2500.00", invoice_date=date(2025, 1, 2))
+        for change in book.changes:
+            apply_ledger_change(app.unit_of_work(), "t1", change)
+        cut_portfolio(
+            app.unit_of_work(),
+            CutPortfolio(
+                command_id="c1",
+                tenant="t1",
+                portfolio_id="P1",
+                agreement_id=agreement.id,
+                cutoff=date(2025, 6, 30),
+            ),
+        )
+        close = ClosePortfolio(command_id="c2", portfolio_id="P1", closing=date(2025, 7, 15))
+        close_portfolio(app.unit_of_work(), close)
+        with app.unit_of_work() as uow:
+            recorded = uow.sale_files.summary("P1")
+            uow.connection.execute(delete(sale_file_chunks))  # as on store revision 0006
+            uow.connection.execute(delete(sale_files))
+            uow.commit()
+        assert recorded_sale_file(app, "P1") == recorded
+        with app.unit_of_work() as uow:
+            assert uow.sale_files.counted("P1") == (1, 250_000, 37_500)  # 15 % of 2,500.00
+    finally:
+        app.close()
