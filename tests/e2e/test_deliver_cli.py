@@ -39,6 +39,7 @@ def _buyer(folder: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg) -> None:
     assert run("agreement", "add", "agreement.toml", cwd=folder).returncode == 0
     shown = json.loads(run("buyer", "show", "acme-spot-2026", "--json", cwd=folder).stdout)
     assert shown["buyer_fingerprint"] == fingerprint
+    assert shown["file_format"] == "SEIPD v1, binary: gpg 2.2/2.4 read it"
     buyer_gpg.import_key(Path(shown["seller_certificate"]).read_bytes())
     authorized = sshd.root / "authorized_keys"
     authorized.write_text(authorized.read_text() + shown["our_ssh_key"] + "\n")
