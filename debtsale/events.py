@@ -9,6 +9,7 @@ from debtsale.money import Money
 
 __all__ = [
     "AmountDueToBuyer",
+    "AmountDueWithdrawn",
     "DomainEvent",
     "JournalEntryRequested",
     "PortfolioClosed",
@@ -79,9 +80,25 @@ class AmountDueToBuyer(DomainEvent):
     amount: Money
     received_on: date
     due_on: date
+    edition: int = 0  # announced again after a withdrawal: 1, 2 …
 
     def _key(self) -> str:
-        return f"{self.receivable_id}:{self.source}:{self.amount.amount}"
+        key = f"{self.receivable_id}:{self.source}:{self.amount.amount}"
+        return f"{key}:{self.edition}" if self.edition else key
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AmountDueWithdrawn(DomainEvent):
+    """An amount announced as due is owed no more: its payment was voided, deleted or changed."""
+
+    receivable_id: str
+    source: str
+    amount: Money
+    edition: int
+    withdrawn_on: date
+
+    def _key(self) -> str:
+        return f"{self.receivable_id}:{self.source}:{self.amount.amount}:{self.edition}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

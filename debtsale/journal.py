@@ -10,7 +10,7 @@ from enum import StrEnum
 from debtsale.errors import DomainError
 from debtsale.events import JournalEntryRequested
 from debtsale.money import Money, total
-from debtsale.portfolio import Portfolio, Remittance
+from debtsale.portfolio import AnnouncedDue, Portfolio, Remittance
 from debtsale.putback import PutbackDecision
 from debtsale.remittance import DueItem
 
@@ -18,6 +18,7 @@ __all__ = [
     "Account",
     "JournalEntry",
     "JournalLine",
+    "due_withdrawn_entry",
     "payment_after_sale_entry",
     "putback_refund_entry",
     "remittance_entry",
@@ -174,13 +175,26 @@ def replacement_entry(portfolio: Portfolio, decision: PutbackDecision) -> Journa
     )
 
 
-def payment_after_sale_entry(portfolio: Portfolio, item: DueItem) -> JournalEntry:
+def payment_after_sale_entry(portfolio: Portfolio, item: DueItem | AnnouncedDue) -> JournalEntry:
     """Dr Cash / Cr Due to buyer: the money is the buyer's, AR is not touched again."""
+    entry_id = f"due:{portfolio.id}:{item.receivable_id}:{item.source}:{item.amount.amount}"
+    edition = item.edition if isinstance(item, AnnouncedDue) else 0
     return JournalEntry(
-        f"due:{portfolio.id}:{item.receivable_id}:{item.source}:{item.amount.amount}",
+        f"{entry_id}:{edition}" if edition else entry_id,
         item.received_on,
         f"Collected for the buyer on {item.receivable_id}",
         (_debit(Account.CASH, item.amount), _credit(Account.DUE_TO_BUYER, item.amount)),
+    )
+
+
+def due_withdrawn_entry(portfolio: Portfolio, held: AnnouncedDue, on: date) -> JournalEntry:
+    """Dr Due to buyer / Cr Cash: the payment-after-sale entry reversed, dated ``on``."""
+    return JournalEntry(
+        f"undue:{portfolio.id}:{held.receivable_id}:{held.source}:{held.amount.amount}"
+        f":{held.edition}",
+        on,
+        f"Payment on {held.receivable_id} voided or changed: no longer owed to the buyer",
+        (_debit(Account.DUE_TO_BUYER, held.amount), _credit(Account.CASH, held.amount)),
     )
 
 

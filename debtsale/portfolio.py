@@ -42,6 +42,7 @@ from debtsale.statute import StatuteTable
 
 __all__ = [
     "Adjustment",
+    "AnnouncedDue",
     "Portfolio",
     "PortfolioLine",
     "PortfolioStatus",
@@ -88,6 +89,24 @@ class Remittance:
     remittance_id: str
     paid_on: date
     amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncedDue:
+    """An amount the seller announced as owed to the buyer, as last announced.
+
+    ``edition`` counts announcements of the same payment (0 first); a payment voided,
+    deleted or changed is withdrawn, and announced again under the next edition if it
+    comes back, so every announcement and withdrawal has an id of its own.
+    """
+
+    receivable_id: str
+    source: str
+    amount: Money
+    received_on: date
+    due_on: date
+    edition: int = 0
+    withdrawn: bool = False
 
 
 @dataclass
@@ -158,6 +177,7 @@ class Portfolio:
     closing: date | None = None
     putbacks: dict[str, PutbackRecord] = field(default_factory=dict)
     remittances: dict[str, Remittance] = field(default_factory=dict)
+    announced_dues: dict[str, AnnouncedDue] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ cut

@@ -6,7 +6,7 @@ so it does not depend on the order in which payments arrived (DOMAIN rule 4).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from debtsale.agreement import RemittanceTerms
@@ -14,15 +14,17 @@ from debtsale.calendar import add_business_days
 from debtsale.ledger import Application, Ledger
 from debtsale.lifecycle import ReceivableState
 from debtsale.money import Money, total
-from debtsale.portfolio import Portfolio, PortfolioLine, Remittance, Treatment
+from debtsale.portfolio import AnnouncedDue, Portfolio, PortfolioLine, Remittance, Treatment
 
 __all__ = [
     "DueItem",
+    "DueSettlement",
     "PaidBeforeSale",
     "Remittance",
     "amounts_due",
     "collections_on",
     "paid_before_sale",
+    "settle_announcements",
 ]
 
 _RETURNED = (ReceivableState.PUT_BACK, ReceivableState.REPLACED)
@@ -122,3 +124,47 @@ def paid_before_sale(portfolio: Portfolio, ledger: Ledger) -> list[PaidBeforeSal
 def collections_on(items: list[DueItem], receivable_id: str, currency: str) -> Money:
     """What the buyer got (through the seller) from one receivable."""
     return total((i.amount for i in items if i.receivable_id == receivable_id), currency)
+
+
+@dataclass(frozen=True, slots=True)
+class DueSettlement:
+    """What to announce and withdraw so the announced amounts equal what is due now."""
+
+    announce: list[AnnouncedDue]
+    withdraw: list[AnnouncedDue]
+
+
+def _due_key(receivable_id: str, source: str) -> str:
+    return f"{receivable_id}|{source}"
+
+
+def settle_announcements(portfolio: Portfolio, items: list[DueItem]) -> DueSettlement:
+    """Bring ``portfolio.announced_dues`` in line with ``items`` (the amounts due now).
+
+    A payment no longer due (voided, deleted, returned) or due at another amount is
+    withdrawn; one due and not (or no longer) announced is announced, under the next
+    edition if it was before. Order-independent: the same facts give the same state.
+    """
+    current = {_due_key(i.receivable_id, i.source): i for i in items}
+    announce: list[AnnouncedDue] = []
+    withdraw: list[AnnouncedDue] = []
+    for key, held in sorted(portfolio.announced_dues.items()):
+        item = current.get(key)
+        if not held.withdrawn and (item is None or item.amount != held.amount):
+            withdraw.append(held)
+            portfolio.announced_dues[key] = replace(held, withdrawn=True)
+    for key, item in sorted(current.items()):
+        previous = portfolio.announced_dues.get(key)
+        if previous is not None and not previous.withdrawn:
+            continue
+        announced = AnnouncedDue(
+            receivable_id=item.receivable_id,
+            source=item.source,
+            amount=item.amount,
+            received_on=item.received_on,
+            due_on=item.due_on,
+            edition=0 if previous is None else previous.edition + 1,
+        )
+        portfolio.announced_dues[key] = announced
+        announce.append(announced)
+    return DueSettlement(announce, withdraw)

@@ -31,6 +31,6 @@ def apply_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> O
             return Outcome.DUPLICATE
         applied = uow.ledger.record(tenant, change)
         if applied and isinstance(change, _PAYMENTS):
-            owe_buyer(uow, tenant)
+            owe_buyer(uow, tenant, change.version.updated.date())
         uow.commit()
     return Outcome.APPLIED if applied else Outcome.STALE

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from debtsale.commands import RecordRemittance
-from debtsale.events import AmountDueToBuyer
-from debtsale.journal import payment_after_sale_entry, remittance_entry
+from debtsale.events import AmountDueToBuyer, AmountDueWithdrawn
+from debtsale.journal import due_withdrawn_entry, payment_after_sale_entry, remittance_entry
 from debtsale.portfolio import Remittance
-from debtsale.remittance import amounts_due
+from debtsale.remittance import amounts_due, settle_announcements
 from debtsale.reports import AmountsDueReport
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
@@ -14,13 +16,14 @@ from handlers.ports import UnitOfWork
 __all__ = ["owe_buyer", "record_remittance"]
 
 
-def owe_buyer(uow: UnitOfWork, tenant: str) -> int:
-    """Announce what the seller now owes buyers on the tenant's sold receivables.
+def owe_buyer(uow: UnitOfWork, tenant: str, on: date) -> int:
+    """Announce (or withdraw) what the seller owes buyers on the tenant's sold receivables.
 
-    Runs inside the ledger handler's unit of work after a payment changed. Amounts due
-    are derived from the facts (order-independent), and each is announced once: the
-    event id is deterministic and the outbox keeps the first. Returns how many items
-    are due in all.
+    Runs inside the ledger handler's unit of work after a payment changed (``on`` is when
+    it changed). Amounts due are derived from the facts (order-independent); the portfolio
+    remembers what it announced, so a voided, deleted or changed payment is withdrawn
+    with a reversing entry, and each announcement and withdrawal has an id of its own.
+    Returns how many items are due in all.
     """
     closed = uow.portfolios.closed(tenant)
     if not closed:
@@ -28,19 +31,37 @@ def owe_buyer(uow: UnitOfWork, tenant: str) -> int:
     ledger, due = uow.ledger.load(tenant), 0
     for portfolio in closed:
         agreement = uow.agreements.get(portfolio.agreement_id)
-        for item in amounts_due(portfolio, ledger, agreement.remittance):
-            due += 1
+        items = amounts_due(portfolio, ledger, agreement.remittance)
+        due += len(items)
+        settled = settle_announcements(portfolio, items)
+        if not (settled.announce or settled.withdraw):
+            continue
+        for held in settled.withdraw:
+            uow.events.publish(
+                AmountDueWithdrawn(
+                    portfolio_id=portfolio.id,
+                    receivable_id=held.receivable_id,
+                    source=held.source,
+                    amount=held.amount,
+                    edition=held.edition,
+                    withdrawn_on=on,
+                )
+            )
+            uow.events.publish(due_withdrawn_entry(portfolio, held, on).as_event(portfolio.id))
+        for held in settled.announce:
             uow.events.publish(
                 AmountDueToBuyer(
                     portfolio_id=portfolio.id,
-                    receivable_id=item.receivable_id,
-                    source=item.source,
-                    amount=item.amount,
-                    received_on=item.received_on,
-                    due_on=item.due_on,
+                    receivable_id=held.receivable_id,
+                    source=held.source,
+                    amount=held.amount,
+                    received_on=held.received_on,
+                    due_on=held.due_on,
+                    edition=held.edition,
                 )
             )
-            uow.events.publish(payment_after_sale_entry(portfolio, item).as_event(portfolio.id))
+            uow.events.publish(payment_after_sale_entry(portfolio, held).as_event(portfolio.id))
+        uow.portfolios.save(portfolio)
     return due
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debtsale.agreement import PutbackReason
-from debtsale.codec import MESSAGE_TYPES
+from debtsale.codec import MESSAGE_TYPES, decode_portfolio, encode_portfolio
 from debtsale.commands import (
     ClosePortfolio,
     Command,
@@ -18,9 +22,17 @@ from debtsale.commands import (
     RequestPutback,
 )
 from debtsale.errors import RuleViolation
-from debtsale.events import AmountDueToBuyer, JournalEntryRequested, PutbackAccepted
+from debtsale.events import (
+    AmountDueToBuyer,
+    AmountDueWithdrawn,
+    JournalEntryRequested,
+    PutbackAccepted,
+)
+from debtsale.journal import Account
 from debtsale.lifecycle import ExclusionReason, ReceivableState
+from debtsale.money import Money
 from debtsale.putback import PutbackStatus
+from debtsale.remittance import amounts_due
 from debtsale.testing import LedgerBuilder, sample_agreement, usd
 from handlers.ledger import apply_ledger_change
 from handlers.outcome import Outcome
@@ -151,6 +163,61 @@ def test_a_payment_after_the_sale_is_owed_to_the_buyer_once(
     assert entries[1:] == ["due:P1:I4:payment:P-late:200.00", "due:P1:I5:payment:P-other:50.00"]
 
 
+def _net_due(uow: FakeUnitOfWork) -> Money:
+    """What the journal now says is owed to the buyer: its due-to-buyer credits less debits."""
+    net = usd("0.00")
+    for event in _events(uow, JournalEntryRequested):
+        if not event.entry_id.startswith(("due:", "undue:")):
+            continue
+        for account, debit, credit, _customer in event.lines:
+            if account == Account.DUE_TO_BUYER.value:
+                net = net + usd(credit) - usd(debit)
+    return net
+
+
+def test_a_voided_payment_after_the_sale_is_withdrawn_and_its_entry_reversed(
+    uow: FakeUnitOfWork, book: LedgerBuilder
+) -> None:
+    _sell(uow)
+    apply_ledger_change(uow, "t1", book.pay("P-late", "C4", date(2025, 8, 1), {"I4": "200.00"}))
+    void = book.void_payment("P-late")
+    assert apply_ledger_change(uow, "t1", void) is Outcome.APPLIED
+    assert apply_ledger_change(uow, "t1", void) is Outcome.DUPLICATE
+    [withdrawn] = _events(uow, AmountDueWithdrawn)
+    assert (withdrawn.receivable_id, withdrawn.amount, withdrawn.edition) == ("I4", usd("200"), 0)
+    assert withdrawn.withdrawn_on == void.version.updated.date()
+    reversal = _events(uow, JournalEntryRequested)[-1]
+    assert reversal.entry_id == "undue:P1:I4:payment:P-late:200.00:0"
+    assert _net_due(uow) == usd("0.00")
+
+    # the payment comes back (un-voided as a new version): announced again, under new ids
+    apply_ledger_change(uow, "t1", book.pay("P-late", "C4", date(2025, 8, 1), {"I4": "200.00"}))
+    due = _events(uow, AmountDueToBuyer)
+    assert [d.edition for d in due] == [0, 1]
+    assert due[0].event_id != due[1].event_id
+    assert _events(uow, JournalEntryRequested)[-1].entry_id == "due:P1:I4:payment:P-late:200.00:1"
+    assert _net_due(uow) == usd("200.00")
+
+
+def test_a_payment_changed_after_the_sale_owes_the_new_amount_only(
+    uow: FakeUnitOfWork, book: LedgerBuilder
+) -> None:
+    _sell(uow)
+    apply_ledger_change(uow, "t1", book.pay("P-late", "C4", date(2025, 8, 1), {"I4": "200.00"}))
+    apply_ledger_change(uow, "t1", book.pay("P-late", "C4", date(2025, 8, 1), {"I4": "80.00"}))
+    assert [w.amount for w in _events(uow, AmountDueWithdrawn)] == [usd("200.00")]
+    assert [(d.amount, d.edition) for d in _events(uow, AmountDueToBuyer)] == [
+        (usd("200.00"), 0),
+        (usd("80.00"), 1),
+    ]
+    assert _net_due(uow) == usd("80.00")
+    apply_ledger_change(uow, "t1", book.delete_payment("P-late"))
+    assert _net_due(uow) == usd("0.00")
+    portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    assert all(held.withdrawn for held in portfolio.announced_dues.values())
+
+
 def test_a_remittance_never_exceeds_what_is_outstanding(
     uow: FakeUnitOfWork, book: LedgerBuilder
 ) -> None:
@@ -190,3 +257,59 @@ def test_a_flagged_receivable_is_not_cut_and_leaves_a_live_sale(uow: FakeUnitOfW
     assert "I1" not in lines
     assert lines["I2"].state is ReceivableState.REMOVED
     assert lines["I0"].state is ReceivableState.SOLD
+
+
+_OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["pay", "void", "delete"]),
+        st.sampled_from(["P-a", "P-b"]),
+        st.sampled_from(["50.00", "80.00", "200.00"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_OPERATIONS, st.randoms(use_true_random=False))
+def test_the_journal_owes_the_buyer_what_is_due_whatever_the_order(
+    operations: list[tuple[str, str, str]], shuffle: random.Random
+) -> None:
+    book = LedgerBuilder(tenant="t1")
+    for n in range(20):
+        book.customer(f"C{n}")
+        book.invoice(f"I{n}", f"C{n}", "1000.00", invoice_date=date(2025, 1, 2))
+    uow = FakeUnitOfWork()
+    uow.agreements = FakeAgreementStore(sample_agreement())
+    for change in book.changes:
+        apply_ledger_change(uow, "t1", change)
+    _sell(uow)
+    after = []
+    for kind, payment, amount in operations:
+        if kind == "pay":
+            after.append(book.pay(payment, "C4", date(2025, 8, 1), {"I4": amount}))
+        elif kind == "void":
+            after.append(book.void_payment(payment))
+        else:
+            after.append(book.delete_payment(payment))
+    shuffle.shuffle(after)  # delivered in any order, some twice
+    for change in after + after[:2]:
+        apply_ledger_change(uow, "t1", change)
+    portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    due = amounts_due(portfolio, uow.ledger.load("t1"), sample_agreement().remittance)
+    assert _net_due(uow) == sum((item.amount for item in due), usd("0.00"))
+    assert len({e.event_id for e in uow.events.events}) == len(uow.events.events)
+
+
+def test_what_was_announced_survives_the_store_and_old_documents_still_load(
+    uow: FakeUnitOfWork, book: LedgerBuilder
+) -> None:
+    _sell(uow)
+    apply_ledger_change(uow, "t1", book.pay("P-late", "C4", date(2025, 8, 1), {"I4": "200.00"}))
+    portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    document = json.loads(json.dumps(encode_portfolio(portfolio)))
+    assert decode_portfolio(document).announced_dues == portfolio.announced_dues
+    document.pop("announced_dues")  # as stored before withdrawals existed
+    assert decode_portfolio(document).announced_dues == {}
