@@ -1,7 +1,9 @@
 """The sale file's rows: what the buyer receives for each sold receivable, nothing more.
 
 Pure: it maps a closed portfolio and the ledger to rows of decimal strings in the
-buyer's layout. Writing, hashing, encrypting and uploading are the adapters' job.
+buyer's layout, encodes them as the file's CSV lines (with face and price in minor
+units beside them) and groups them in the chunks the store keeps. Writing, hashing,
+encrypting and uploading are the adapters' job.
 """
 
 from __future__ import annotations
@@ -118,10 +120,9 @@ def sale_file_header(agreement: Agreement) -> list[str]:
     return list(agreement.file.columns)
 
 
-def sale_file_rows(
+def _lines_and_rows(
     portfolio: Portfolio, ledger: Ledger, agreement: Agreement
-) -> Iterator[list[str]]:
-    """One row per receivable sold at the close, in receivable order, in the buyer's layout."""
+) -> Iterator[tuple[PortfolioLine, list[str]]]:
     if portfolio.closing is None:
         raise DomainError("salefile.closed", f"portfolio {portfolio.id} is not closed")
     readers = [_FIELDS[column] for column in agreement.file.columns]
@@ -132,7 +133,14 @@ def sale_file_rows(
                 "salefile.ledger", f"receivable {line.receivable_id} is missing from the ledger"
             )
         row = _Row(line, receivable, ledger.profile(line.customer_id), agreement, portfolio)
-        yield [read(row) for read in readers]
+        yield line, [read(row) for read in readers]
+
+
+def sale_file_rows(
+    portfolio: Portfolio, ledger: Ledger, agreement: Agreement
+) -> Iterator[list[str]]:
+    """One row per receivable sold at the close, in receivable order, in the buyer's layout."""
+    return (values for _, values in _lines_and_rows(portfolio, ledger, agreement))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,11 +221,11 @@ def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
 
 def sold_rows(portfolio: Portfolio, ledger: Ledger, agreement: Agreement) -> Iterator[SoldRow]:
     """The sale file's rows as recorded at the close (see ``sale_file_rows``)."""
-    lines = csv_lines(sale_file_rows(portfolio, ledger, agreement))
     nothing = Money.zero(agreement.currency)
-    for line, sold in zip(lines, portfolio.sold_lines(), strict=True):
+    for sold, values in _lines_and_rows(portfolio, ledger, agreement):
         face = sold.final_face if sold.final_face is not None else nothing
         price = sold.price if sold.price is not None else nothing
+        line = next(csv_lines([values]))
         yield SoldRow(line.encode("utf-8"), minor_units(face), minor_units(price))
 
 

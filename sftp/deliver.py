@@ -36,7 +36,7 @@ from sftp.names import render_name
 from sftp.openpgp import encrypting, refuse_unreadable
 from sftp.salefile import SaleFileFigures, WrittenFile, hash_file, write_sale_file
 from sftp.stream import StreamedUpload, streams
-from sftp.upload import Placed, RemoteConflictError, place_file
+from sftp.upload import Placed, RemoteConflictError, place_file, receipt_line
 
 __all__ = [
     "DeliveryError",
@@ -298,14 +298,7 @@ def deliver(
                     terms.strategy,
                     progress if local is prepared.ciphertext else None,
                 )
-                placed.append(
-                    {
-                        "remote_path": remote,
-                        "size": local.size,
-                        "sha256": local.sha256,
-                        "outcome": how.value,
-                    }
-                )
+                placed.append(receipt_line(remote, local, how))
         return placed
 
     retrying = Retrying(

@@ -23,7 +23,7 @@ from debtsale.agreement import DeliveryTerms, UploadStrategy
 from sftp.connection import SftpEndpoint, fsync, open_sftp, server_limits
 from sftp.names import safe_name
 from sftp.salefile import WrittenFile
-from sftp.upload import Placed, RemoteConflictError, place_file, remote_size
+from sftp.upload import Placed, RemoteConflictError, place_file, receipt_line, remote_size
 
 __all__ = ["StreamedUpload", "streams"]
 
@@ -127,12 +127,12 @@ class StreamedUpload:
         if remote_size(client, final) is not None:
             raise RemoteConflictError(f"{final} appeared on the buyer's server meanwhile")
         client.posix_rename(target, final)
-        self.placed.append(_receipt_line(final, ciphertext, Placed.UPLOADED))
+        self.placed.append(receipt_line(final, ciphertext, Placed.UPLOADED))
         for local in (sidecar, manifest):
             remote_path, how = place_file(
                 client, local, directory, local.path.name, self._terms.strategy
             )
-            self.placed.append(_receipt_line(remote_path, local, how))
+            self.placed.append(receipt_line(remote_path, local, how))
 
     def _open_local(self) -> IO[bytes]:
         """The ciphertext as the encryptor writes it (``NAME.partial``, renamed when done)."""
@@ -145,12 +145,3 @@ class StreamedUpload:
                     continue
             time.sleep(_POLL_S)
         raise _SteppedAsideError
-
-
-def _receipt_line(remote_path: str, local: WrittenFile, how: Placed) -> dict[str, Any]:
-    return {
-        "remote_path": remote_path,
-        "size": local.size,
-        "sha256": local.sha256,
-        "outcome": how.value,
-    }

@@ -11,6 +11,7 @@ import hashlib
 import stat as stat_mode
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 import paramiko
 
@@ -19,7 +20,14 @@ from sftp.connection import fsync, server_limits
 from sftp.names import safe_name
 from sftp.salefile import WrittenFile
 
-__all__ = ["Placed", "RemoteConflictError", "place_file", "remote_sha256", "remote_size"]
+__all__ = [
+    "Placed",
+    "RemoteConflictError",
+    "place_file",
+    "receipt_line",
+    "remote_sha256",
+    "remote_size",
+]
 
 _READ = 1 << 20
 
@@ -30,6 +38,16 @@ class Placed(StrEnum):
     UPLOADED = "uploaded"
     RESUMED = "resumed"
     ALREADY_THERE = "already_there"  # an identical file was at the final name
+
+
+def receipt_line(remote_path: str, local: WrittenFile, how: Placed) -> dict[str, Any]:
+    """One placed file as the delivery receipt records it."""
+    return {
+        "remote_path": remote_path,
+        "size": local.size,
+        "sha256": local.sha256,
+        "outcome": how.value,
+    }
 
 
 class RemoteConflictError(RuntimeError):
