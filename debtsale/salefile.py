@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from itertools import islice
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ __all__ = [
     "sale_file_rows",
     "sale_file_summary",
     "sold_rows",
+    "tie_out_problems",
     "totals_of",
 ]
 
@@ -150,6 +152,23 @@ class SaleFileTotals:
     records: int
     face: Money
     price: Money
+
+
+def tie_out_problems(
+    expected: SaleFileTotals, records: int, face_minor: int, price_minor: int
+) -> list[str]:
+    """How rows counted and summed (in minor units) differ from the reconciliation; [] if not."""
+    problems = []
+    if records != expected.records:
+        problems.append(f"{records} rows, reconciliation sold {expected.records}")
+    for name, found, money in (
+        ("face", face_minor, expected.face),
+        ("price", price_minor, expected.price),
+    ):
+        if found != minor_units(money):
+            in_units = Decimal(found).scaleb(-MINOR_UNITS[money.currency])
+            problems.append(f"{name} {in_units}, reconciliation {money.amount}")
+    return problems
 
 
 def totals_of(portfolio: Portfolio) -> SaleFileTotals:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from debtsale.agreement import Agreement, DeliveryTerms
 from debtsale.errors import DomainError
-from debtsale.salefile import SaleFileSummary, minor_units, sale_file_summary, sold_rows
+from debtsale.salefile import SaleFileSummary, sale_file_summary, sold_rows, tie_out_problems
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.store import reading
 from forwardflow.store.salefiles import SqlSaleFileStore
@@ -124,14 +124,10 @@ def recorded_sale_file(app: Forwardflow, portfolio_id: str) -> SaleFileSummary:
 
 def _tie_out(summary: SaleFileSummary, records: int, face: int, price: int) -> None:
     """The recorded rows add up to the reconciliation, or nothing is built or sent."""
-    totals = summary.totals
-    held = (records, face, price)
-    expected = (totals.records, minor_units(totals.face), minor_units(totals.price))
-    if held != expected:
+    if problems := tie_out_problems(summary.totals, records, face, price):
         raise TotalsMismatchError(
             f"the recorded sale file of {summary.portfolio_id} does not tie out to the "
-            f"reconciliation: rows, face and price in minor units are {held}, "
-            f"expected {expected}"
+            "reconciliation: " + "; ".join(problems)
         )
 
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,7 @@ from tenacity import (
 )
 
 from debtsale.agreement import DeliveryTerms
-from debtsale.money import MINOR_UNITS
-from debtsale.salefile import SaleFileChunk, SaleFileTotals, minor_units
+from debtsale.salefile import SaleFileChunk, SaleFileTotals, tie_out_problems
 from sftp.connection import BuyerAuthError, HostKeyMismatchError, SftpEndpoint, open_sftp
 from sftp.names import render_name
 from sftp.openpgp import encrypting, refuse_unreadable
@@ -105,16 +103,7 @@ def _now() -> str:
 
 
 def _check_totals(written: SaleFileFigures, expected: SaleFileTotals) -> None:
-    problems = []
-    if written.records != expected.records:
-        problems.append(f"{written.records} rows, reconciliation sold {expected.records}")
-    for name, found, money in (
-        ("face", written.face_minor, expected.face),
-        ("price", written.price_minor, expected.price),
-    ):
-        if found != minor_units(money):
-            in_units = Decimal(found).scaleb(-MINOR_UNITS[money.currency])
-            problems.append(f"{name} {in_units}, reconciliation {money.amount}")
+    problems = tie_out_problems(expected, written.records, written.face_minor, written.price_minor)
     if problems:
         raise TotalsMismatchError(
             "the sale file does not tie out to the reconciliation: " + "; ".join(problems)

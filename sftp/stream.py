@@ -21,9 +21,15 @@ import paramiko
 
 from debtsale.agreement import DeliveryTerms, UploadStrategy
 from sftp.connection import SftpEndpoint, fsync, open_sftp, server_limits
-from sftp.names import safe_name
 from sftp.salefile import WrittenFile
-from sftp.upload import Placed, RemoteConflictError, place_file, receipt_line, remote_size
+from sftp.upload import (
+    Placed,
+    RemoteConflictError,
+    place_file,
+    receipt_line,
+    remote_path,
+    remote_size,
+)
 
 __all__ = ["StreamedUpload", "streams"]
 
@@ -92,8 +98,7 @@ class StreamedUpload:
 
     def _send(self, client: paramiko.SFTPClient) -> None:
         directory = self._terms.directory
-        name = safe_name(self._ciphertext.name)
-        final = f"{directory}/{name}" if directory else name
+        final = remote_path(directory, self._ciphertext.name)
         if remote_size(client, final) is not None:
             raise _SteppedAsideError  # already there or a conflict: the ordinary upload decides
         target = f"{final}.part"
@@ -129,10 +134,10 @@ class StreamedUpload:
         client.posix_rename(target, final)
         self.placed.append(receipt_line(final, ciphertext, Placed.UPLOADED))
         for local in (sidecar, manifest):
-            remote_path, how = place_file(
+            placed_at, how = place_file(
                 client, local, directory, local.path.name, self._terms.strategy
             )
-            self.placed.append(receipt_line(remote_path, local, how))
+            self.placed.append(receipt_line(placed_at, local, how))
 
     def _open_local(self) -> IO[bytes]:
         """The ciphertext as the encryptor writes it (``NAME.partial``, renamed when done)."""

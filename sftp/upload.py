@@ -25,6 +25,7 @@ __all__ = [
     "RemoteConflictError",
     "place_file",
     "receipt_line",
+    "remote_path",
     "remote_sha256",
     "remote_size",
 ]
@@ -38,6 +39,11 @@ class Placed(StrEnum):
     UPLOADED = "uploaded"
     RESUMED = "resumed"
     ALREADY_THERE = "already_there"  # an identical file was at the final name
+
+
+def remote_path(directory: str, name: str) -> str:
+    """Where ``name`` goes in the buyer's ``directory`` (a name that could escape is refused)."""
+    return f"{directory}/{safe_name(name)}" if directory else safe_name(name)
 
 
 def receipt_line(remote_path: str, local: WrittenFile, how: Placed) -> dict[str, Any]:
@@ -131,7 +137,7 @@ def place_file(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, Placed]:
     """Upload ``local`` as ``directory/name`` following the buyer's strategy."""
-    final = f"{directory}/{safe_name(name)}" if directory else safe_name(name)
+    final = remote_path(directory, name)
     held = remote_size(client, final)
     if held is not None:
         if held == local.size and remote_sha256(client, final) == local.sha256:

@@ -20,7 +20,7 @@ from debtsale.portfolio import Portfolio
 from debtsale.putback import refund_for
 from debtsale.remittance import amounts_due, paid_before_sale
 from debtsale.reports import ReconciliationReport, as_data
-from debtsale.salefile import SoldRow, csv_lines, in_chunks
+from debtsale.salefile import SaleFileTotals, SoldRow, csv_lines, in_chunks, tie_out_problems
 from debtsale.testing import LedgerBuilder, sample_agreement
 from tests.strategies import histories
 
@@ -181,3 +181,12 @@ def test_chunks_keep_every_byte_and_cent_in_order(
     assert all(0 < c.rows <= size for c in chunks)
     assert sum(c.face_minor for c in chunks) == sum(r.face_minor for r in sold)
     assert sum(c.price_minor for c in chunks) == sum(r.price_minor for r in sold)
+
+
+def test_a_cent_off_is_named_in_the_currency_unit() -> None:
+    expected = SaleFileTotals(2, Money.of("100.00", "USD"), Money.of("5.00", "USD"))
+    assert tie_out_problems(expected, 2, 10_000, 500) == []
+    assert tie_out_problems(expected, 3, 10_001, 500) == [
+        "3 rows, reconciliation sold 2",
+        "face 100.01, reconciliation 100.00",
+    ]
