@@ -141,12 +141,15 @@ def encode_portfolio(portfolio: Portfolio) -> dict[str, Any]:
         )
     data: dict[str, Any] = _portfolio_adapter().dump_python(portfolio, mode="json")
     data.pop("events", None)
+    data.pop("version", None)  # the store's column, not part of the document
     return data
 
 
-def decode_portfolio(data: Mapping[str, Any]) -> Portfolio:
-    """The portfolio a stored document describes."""
-    portfolio: Portfolio = _portfolio_adapter().validate_python({**data, "events": []})
+def decode_portfolio(data: Mapping[str, Any], version: int = 0) -> Portfolio:
+    """The portfolio a stored document describes, at the store's ``version``."""
+    portfolio: Portfolio = _portfolio_adapter().validate_python(
+        {**data, "events": [], "version": version}
+    )
     return portfolio
 
 

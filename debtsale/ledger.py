@@ -41,6 +41,7 @@ __all__ = [
     "Receivable",
     "Removal",
     "entity_of",
+    "invoices_named",
 ]
 
 T = TypeVar("T")
@@ -113,6 +114,20 @@ def entity_of(change: LedgerChange) -> tuple[EntityKind, str]:
         case CustomerMerged():
             return EntityKind.MERGE, change.merged_id
     raise DomainError("ledger.change", f"unknown ledger change {type(change).__name__}")
+
+
+def invoices_named(change: LedgerChange) -> frozenset[str]:
+    """The invoices a change itself names: the invoice, or where a payment or credit went.
+
+    A void or delete of a payment or credit names none: what it touched is in the version
+    it replaces, which the store holds (see ``LedgerStore.touched``).
+    """
+    match change:
+        case InvoiceRecorded() | InvoiceVoided() | InvoiceDeleted():
+            return frozenset({change.invoice_id})
+        case PaymentRecorded() | CreditRecorded():
+            return frozenset(a.invoice_id for a in change.allocations)
+    return frozenset()
 
 
 class ApplicationKind(StrEnum):
@@ -256,6 +271,17 @@ class Ledger:
         """What is known of the (surviving) customer."""
         found = self._customers.get(self.customer_of(customer_id))
         return found if isinstance(found, DebtorProfile) else None
+
+    def touched_by(self, change: LedgerChange) -> frozenset[str]:
+        """Invoices ``change`` names and those the version it would replace names."""
+        held: PaymentRecorded | CreditRecorded | Removal | None = None
+        match change:
+            case PaymentRecorded() | PaymentVoided() | PaymentDeleted():
+                held = self._payments.get(change.payment_id)
+            case CreditRecorded() | CreditRemoved():
+                held = self._credits.get(change.credit_id)
+        named = invoices_named(change)
+        return named | invoices_named(held) if isinstance(held, LedgerChange) else named
 
     def payment_invoices(self, payment_id: str) -> tuple[str, ...]:
         """The invoices a payment is (or, if removed, was last known to be) applied to."""

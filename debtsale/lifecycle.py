@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from debtsale.errors import IllegalTransitionError
 
-__all__ = ["ALLOWED", "ExclusionReason", "ReceivableState", "check_transition"]
+__all__ = ["ALLOWED", "HELD", "ExclusionReason", "ReceivableState", "check_transition"]
 
 
 class ReceivableState(StrEnum):
@@ -59,6 +59,13 @@ ALLOWED: dict[ReceivableState, frozenset[ReceivableState]] = {
     S.PAID: frozenset({S.OPEN}),
 }
 """Every allowed move; anything else is an error naming the rule ``lifecycle.<from>``."""
+
+HELD: frozenset[ReceivableState] = frozenset(
+    {S.IN_PORTFOLIO, S.SOLD, S.PUTBACK_REQUESTED, S.PUTBACK_REJECTED}
+)
+"""States in which a portfolio holds a receivable: in a live sale, or the buyer's. A held
+receivable is in no other portfolio; removed, put-back and replaced ones are the seller's
+once more and may be sold again."""
 
 
 def check_transition(current: ReceivableState, target: ReceivableState, receivable: str) -> None:

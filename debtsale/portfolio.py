@@ -28,7 +28,7 @@ from debtsale.events import (
     RemittanceRecorded,
 )
 from debtsale.ledger import Application, ApplicationKind, Ledger, Receivable
-from debtsale.lifecycle import ExclusionReason, ReceivableState, check_transition
+from debtsale.lifecycle import HELD, ExclusionReason, ReceivableState, check_transition
 from debtsale.money import Money, total
 from debtsale.putback import (
     PutbackDecision,
@@ -179,6 +179,9 @@ class Portfolio:
     remittances: dict[str, Remittance] = field(default_factory=dict)
     announced_dues: dict[str, AnnouncedDue] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+    version: int = field(default=0, compare=False)
+    """The store's version of this portfolio when it was read (0: never stored). The store
+    saves only over that same version, so a change based on a stale read is refused."""
 
     # ------------------------------------------------------------------ cut
     @classmethod
@@ -257,6 +260,10 @@ class Portfolio:
             raise RuleViolation(
                 "portfolio.member", f"receivable {receivable_id} is not in portfolio {self.id}"
             ) from None
+
+    def held(self) -> frozenset[str]:
+        """Receivables this portfolio holds (live or sold): no other portfolio may take them."""
+        return frozenset(rid for rid, line in self.lines.items() if line.state in HELD)
 
     def _sum(self, amounts: Iterable[Money]) -> Money:
         return total(amounts, self.currency)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from debtsale.changes import LedgerChange, PaymentDeleted, PaymentRecorded, PaymentVoided
+from datetime import date
+
+from debtsale.changes import LedgerChange
 from handlers.outcome import Outcome
 from handlers.ports import UnitOfWork
-from handlers.remittance import owe_buyer
+from handlers.remittance import settle_dues
 
 __all__ = ["LEDGER_CONSUMER", "Outcome", "apply_ledger_change", "ledger_consumer"]
 
 LEDGER_CONSUMER = "ledger"
-
-_PAYMENTS = (PaymentRecorded, PaymentVoided, PaymentDeleted)
-"""Changes that can move money on a sold receivable, so may owe the buyer."""
 
 
 def ledger_consumer(tenant: str) -> str:
@@ -23,14 +22,29 @@ def ledger_consumer(tenant: str) -> str:
 def apply_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> Outcome:
     """Record ``change`` for ``tenant`` unless its event id was seen; commit inbox and fact.
 
-    A payment that lands on a sold receivable also announces the amount due to the buyer
-    (and its journal entry) in the same commit.
+    A change on a receivable that a portfolio holds (or held) moves that portfolio on in
+    the same commit: a sold one announces or withdraws what is owed to its buyer, a live
+    one is only touched, so a close racing this change conflicts and runs again with it.
     """
     with uow:
         if not uow.inbox.claim(ledger_consumer(tenant), change.event_id):
             return Outcome.DUPLICATE
-        applied = uow.ledger.record(tenant, change)
-        if applied and isinstance(change, _PAYMENTS):
-            owe_buyer(uow, tenant, change.version.updated.date())
+        recorded = uow.ledger.record(tenant, change)
+        if recorded.touched and uow.portfolios.has_portfolios(tenant):
+            holders = uow.portfolios.holding(tenant, recorded.touched)
+            if holders:
+                _follow(uow, tenant, holders, change.version.updated.date())
         uow.commit()
-    return Outcome.APPLIED if applied else Outcome.STALE
+    return Outcome.APPLIED if recorded else Outcome.STALE
+
+
+def _follow(uow: UnitOfWork, tenant: str, holders: list[str], on: date) -> None:
+    """Bring the portfolios holding what changed up to date (read before the ledger is)."""
+    portfolios = [p for p in map(uow.portfolios.get, holders) if p is not None]
+    sold = any(p.closing is not None for p in portfolios)
+    ledger = uow.ledger.load(tenant) if sold else None  # a live sale needs no ledger here
+    for portfolio in portfolios:
+        if ledger is not None and settle_dues(uow, portfolio, ledger, on):
+            uow.portfolios.save(portfolio)
+        else:
+            uow.portfolios.touch(portfolio)

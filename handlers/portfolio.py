@@ -9,6 +9,7 @@ from debtsale.portfolio import Portfolio
 from debtsale.salefile import sale_file_summary, sold_rows
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
+from handlers.remittance import settle_dues
 
 __all__ = [
     "COMMANDS_CONSUMER",
@@ -20,7 +21,12 @@ __all__ = [
 
 
 def cut_portfolio(uow: UnitOfWork, command: CutPortfolio) -> Outcome:
-    """Cut a new portfolio from the tenant's ledger under the named agreement."""
+    """Cut a new portfolio from the tenant's ledger under the named agreement.
+
+    Receivables another portfolio holds are skipped; one a concurrent cut claims first
+    makes this cut conflict and run again without it (the claims table decides). A cut
+    that finds nothing eligible and free is refused and stores nothing.
+    """
     with uow:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
             return Outcome.DUPLICATE
@@ -36,6 +42,12 @@ def cut_portfolio(uow: UnitOfWork, command: CutPortfolio) -> Outcome:
             flags=uow.flags.on(command.tenant, command.cutoff),
             taken=uow.portfolios.unavailable(command.tenant),
         )
+        if not portfolio.lines:
+            raise RuleViolation(
+                "portfolio.empty",
+                f"nothing to cut: no receivable of {command.tenant} is eligible under "
+                f"{command.agreement_id} on {command.cutoff} and free of other sales",
+            )
         save_portfolio(uow, portfolio, new=True)
     return Outcome.APPLIED
 
@@ -80,5 +92,10 @@ def close_portfolio(uow: UnitOfWork, command: ClosePortfolio) -> Outcome:
             sale_file_summary(portfolio, agreement), sold_rows(portfolio, ledger, agreement)
         )
         entries = [sale_entry(portfolio).as_event(portfolio.id)] if portfolio.sold_lines() else []
-        save_portfolio(uow, portfolio, entries)
+        for event in [*portfolio.pull_events(), *entries]:
+            uow.events.publish(event)
+        # money collected between cut-off and closing that is the buyer's (remit, and
+        # remove_if_paid partial payments) is owed from the close on: announced with it
+        settle_dues(uow, portfolio, ledger, command.closing)
+        save_portfolio(uow, portfolio)
     return Outcome.APPLIED

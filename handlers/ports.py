@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,14 +18,40 @@ from debtsale.salefile import SaleFileSummary, SoldRow
 
 __all__ = [
     "AgreementStore",
+    "ConflictError",
     "EventOutbox",
     "FlagStore",
     "Inbox",
     "LedgerStore",
     "PortfolioStore",
+    "Recorded",
     "SaleFileStore",
     "UnitOfWork",
 ]
+
+
+class ConflictError(Exception):
+    """Another writer changed what this unit of work read (a portfolio's version, a claim).
+
+    Nothing of the unit was committed; running the whole unit again, on fresh reads, is
+    safe and is what the handlers' retry does (``handlers.retry``).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording a ledger change did: kept or not, and which invoices it touched.
+
+    ``touched`` holds the invoices the change names and those the version it replaced
+    named (a voided payment names none itself), read atomically with the replacement so
+    a concurrent writer of the same entity cannot hide them. Truthy when kept.
+    """
+
+    applied: bool
+    touched: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return self.applied
 
 
 class Inbox(Protocol):
@@ -38,8 +65,8 @@ class Inbox(Protocol):
 class LedgerStore(Protocol):
     """The ledger's facts per tenant, newest version wins."""
 
-    def record(self, tenant: str, change: LedgerChange) -> bool:
-        """Keep the change if it is newer than what is held; False if stale or a copy."""
+    def record(self, tenant: str, change: LedgerChange) -> Recorded:
+        """Keep the change if it is newer than what is held (falsy if stale or a copy)."""
         ...
 
     def load(self, tenant: str) -> Ledger:
@@ -60,26 +87,39 @@ class AgreementStore(Protocol):
 
 
 class PortfolioStore(Protocol):
-    """Portfolios by id."""
+    """Portfolios by id; each saved only over the version it was read at.
+
+    ``add`` claims every receivable the portfolio holds and ``save`` claims or releases
+    what changed: a receivable another portfolio holds raises ConflictError, as does a
+    save over a version that is no longer the stored one.
+    """
 
     def get(self, portfolio_id: str) -> Portfolio | None:
-        """The portfolio, or None."""
+        """The portfolio (with the version read), or None."""
         ...
 
     def add(self, portfolio: Portfolio) -> None:
-        """Store a new portfolio."""
+        """Store a new portfolio and claim its receivables."""
         ...
 
     def save(self, portfolio: Portfolio) -> None:
-        """Store a changed portfolio."""
+        """Store a changed portfolio over the version it was read at."""
+        ...
+
+    def touch(self, portfolio: Portfolio) -> None:
+        """Move the version on without changing anything: a concurrent save conflicts."""
         ...
 
     def unavailable(self, tenant: str) -> set[str]:
         """Receivables in a live sale or sold: a new sale may not take them."""
         ...
 
-    def closed(self, tenant: str) -> list[Portfolio]:
-        """The tenant's sold portfolios: money they receive may be the buyer's."""
+    def has_portfolios(self, tenant: str) -> bool:
+        """True when the tenant has any portfolio (cheap: asked for every ledger change)."""
+        ...
+
+    def holding(self, tenant: str, receivable_ids: Iterable[str]) -> list[str]:
+        """Ids of the portfolios that have (or had) a line for any of the receivables."""
         ...
 
     def list(self, tenant: str | None = None) -> list[Portfolio]:

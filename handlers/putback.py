@@ -6,21 +6,24 @@ from debtsale.commands import DecidePutback, RequestPutback
 from debtsale.errors import RuleViolation
 from debtsale.events import DomainEvent
 from debtsale.journal import putback_refund_entry, replacement_entry
-from debtsale.ledger import Receivable
+from debtsale.ledger import Ledger, Receivable
 from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.putback import PutbackRequest, PutbackStatus
 from debtsale.remittance import amounts_due, collections_on
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
+from handlers.remittance import settle_dues
 
 __all__ = ["decide_putback", "request_putback"]
 
 
-def _collections(uow: UnitOfWork, portfolio: Portfolio, receivable_id: str) -> Money:
+def _collections(
+    uow: UnitOfWork, portfolio: Portfolio, ledger: Ledger, receivable_id: str
+) -> Money:
     """What the buyer already received on the receivable through the seller."""
     agreement = uow.agreements.get(portfolio.agreement_id)
-    items = amounts_due(portfolio, uow.ledger.load(portfolio.tenant), agreement.remittance)
+    items = amounts_due(portfolio, ledger, agreement.remittance)
     return collections_on(items, receivable_id, portfolio.currency)
 
 
@@ -43,16 +46,16 @@ def request_putback(uow: UnitOfWork, command: RequestPutback) -> Outcome:
         portfolio.request_putback(
             request,
             uow.agreements.get(portfolio.agreement_id),
-            _collections(uow, portfolio, command.receivable_id),
+            _collections(uow, portfolio, uow.ledger.load(portfolio.tenant), command.receivable_id),
         )
         save_portfolio(uow, portfolio)
     return Outcome.APPLIED
 
 
 def _replacement(
-    uow: UnitOfWork, portfolio: Portfolio, receivable_id: str
+    uow: UnitOfWork, portfolio: Portfolio, ledger: Ledger, receivable_id: str
 ) -> tuple[Receivable, str]:
-    receivable = uow.ledger.load(portfolio.tenant).receivable(receivable_id)
+    receivable = ledger.receivable(receivable_id)
     if receivable is None or receivable.removal is not None:
         raise RuleViolation("putback.replacement_known", f"no open receivable {receivable_id}")
     if receivable_id in uow.portfolios.unavailable(portfolio.tenant):
@@ -72,15 +75,16 @@ def decide_putback(uow: UnitOfWork, command: DecidePutback) -> Outcome:
         if record is None:
             raise RuleViolation("putback.known", f"no put-back request {command.request_id}")
         already = record.decision.status is not PutbackStatus.PENDING
+        ledger = uow.ledger.load(portfolio.tenant)  # read after the portfolio
         replacement_id = command.replacement_id or record.request.replacement_id
         decision = portfolio.decide_putback(
             command.request_id,
             accept=command.accept,
             decided_on=command.decided_on,
             agreement=uow.agreements.get(portfolio.agreement_id),
-            collections=_collections(uow, portfolio, record.request.receivable_id),
+            collections=_collections(uow, portfolio, ledger, record.request.receivable_id),
             replacement=(
-                _replacement(uow, portfolio, replacement_id)
+                _replacement(uow, portfolio, ledger, replacement_id)
                 if command.accept and replacement_id and not already
                 else None
             ),
@@ -96,5 +100,9 @@ def decide_putback(uow: UnitOfWork, command: DecidePutback) -> Outcome:
                     portfolio, decision, customer, reinstate=command.reinstate
                 )
             entries.append(entry.as_event(portfolio.id))
-        save_portfolio(uow, portfolio, entries)
+        for event in [*portfolio.pull_events(), *entries]:
+            uow.events.publish(event)
+        # a receivable returned is the seller's again: what it collects later is not owed
+        settle_dues(uow, portfolio, ledger, command.decided_on)
+        save_portfolio(uow, portfolio)
     return Outcome.APPLIED

@@ -22,6 +22,7 @@ from handlers.portfolio import close_portfolio, cut_portfolio, flag_receivable, 
 from handlers.ports import UnitOfWork
 from handlers.putback import decide_putback, request_putback
 from handlers.remittance import record_remittance
+from handlers.retry import retrying
 
 __all__ = ["COMMAND_HANDLERS", "LEDGER_HANDLER", "handle_command"]
 
@@ -38,13 +39,14 @@ COMMAND_HANDLERS: Mapping[type[Command], CommandHandler] = {
 }
 """Every command and the one handler that applies it."""
 
-LEDGER_HANDLER = apply_ledger_change
-"""Every ledger change (invoice, payment, credit, customer) is applied by this handler."""
+LEDGER_HANDLER = retrying(apply_ledger_change)
+"""Every ledger change (invoice, payment, credit, customer) is applied by this handler,
+run again from the start when a concurrent writer got there first."""
 
 
 def handle_command(uow: UnitOfWork, command: Command) -> Outcome:
-    """Apply ``command`` with its registered handler."""
+    """Apply ``command`` with its registered handler, again on a conflict (handlers.retry)."""
     handler = COMMAND_HANDLERS.get(type(command))
     if handler is None:
         raise DomainError("command.type", f"{type(command).__name__} is not a command")
-    return handler(uow, command)
+    return retrying(handler)(uow, command)

@@ -7,62 +7,57 @@ from datetime import date
 from debtsale.commands import RecordRemittance
 from debtsale.events import AmountDueToBuyer, AmountDueWithdrawn
 from debtsale.journal import due_withdrawn_entry, payment_after_sale_entry, remittance_entry
-from debtsale.portfolio import Remittance
+from debtsale.ledger import Ledger
+from debtsale.portfolio import Portfolio, Remittance
 from debtsale.remittance import amounts_due, settle_announcements
 from debtsale.reports import AmountsDueReport
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
-__all__ = ["owe_buyer", "record_remittance"]
+__all__ = ["record_remittance", "settle_dues"]
 
 
-def owe_buyer(uow: UnitOfWork, tenant: str, on: date) -> int:
-    """Announce (or withdraw) what the seller owes buyers on the tenant's sold receivables.
+def settle_dues(uow: UnitOfWork, portfolio: Portfolio, ledger: Ledger, on: date) -> bool:
+    """Announce (or withdraw) what the seller owes the buyer of a closed portfolio, now.
 
-    Runs inside the ledger handler's unit of work after a payment changed (``on`` is when
-    it changed). Amounts due are derived from the facts (order-independent); the portfolio
-    remembers what it announced, so a voided, deleted or changed payment is withdrawn
-    with a reversing entry, and each announcement and withdrawal has an id of its own.
-    Returns how many items are due in all.
+    Amounts due are derived from the facts (order-independent); the portfolio remembers
+    what it announced, so a voided, deleted or changed payment is withdrawn with a
+    reversing entry dated ``on``, and each announcement and withdrawal has an id of its
+    own. Runs in the unit of work of whatever changed the facts or the portfolio (a
+    payment, the close, a put-back decision), so what was announced always equals what
+    is due at every commit. ``ledger`` must be read after ``portfolio``. True when the
+    portfolio changed (the caller saves it).
     """
-    closed = uow.portfolios.closed(tenant)
-    if not closed:
-        return 0
-    ledger, due = uow.ledger.load(tenant), 0
-    for portfolio in closed:
-        agreement = uow.agreements.get(portfolio.agreement_id)
-        items = amounts_due(portfolio, ledger, agreement.remittance)
-        due += len(items)
-        settled = settle_announcements(portfolio, items)
-        if not (settled.announce or settled.withdraw):
-            continue
-        for held in settled.withdraw:
-            uow.events.publish(
-                AmountDueWithdrawn(
-                    portfolio_id=portfolio.id,
-                    receivable_id=held.receivable_id,
-                    source=held.source,
-                    amount=held.amount,
-                    edition=held.edition,
-                    withdrawn_on=on,
-                )
+    if portfolio.closing is None:
+        return False
+    agreement = uow.agreements.get(portfolio.agreement_id)
+    settled = settle_announcements(portfolio, amounts_due(portfolio, ledger, agreement.remittance))
+    for held in settled.withdraw:
+        uow.events.publish(
+            AmountDueWithdrawn(
+                portfolio_id=portfolio.id,
+                receivable_id=held.receivable_id,
+                source=held.source,
+                amount=held.amount,
+                edition=held.edition,
+                withdrawn_on=on,
             )
-            uow.events.publish(due_withdrawn_entry(portfolio, held, on).as_event(portfolio.id))
-        for held in settled.announce:
-            uow.events.publish(
-                AmountDueToBuyer(
-                    portfolio_id=portfolio.id,
-                    receivable_id=held.receivable_id,
-                    source=held.source,
-                    amount=held.amount,
-                    received_on=held.received_on,
-                    due_on=held.due_on,
-                    edition=held.edition,
-                )
+        )
+        uow.events.publish(due_withdrawn_entry(portfolio, held, on).as_event(portfolio.id))
+    for held in settled.announce:
+        uow.events.publish(
+            AmountDueToBuyer(
+                portfolio_id=portfolio.id,
+                receivable_id=held.receivable_id,
+                source=held.source,
+                amount=held.amount,
+                received_on=held.received_on,
+                due_on=held.due_on,
+                edition=held.edition,
             )
-            uow.events.publish(payment_after_sale_entry(portfolio, held).as_event(portfolio.id))
-        uow.portfolios.save(portfolio)
-    return due
+        )
+        uow.events.publish(payment_after_sale_entry(portfolio, held).as_event(portfolio.id))
+    return bool(settled.announce or settled.withdraw)
 
 
 def record_remittance(uow: UnitOfWork, command: RecordRemittance) -> Outcome:

@@ -13,10 +13,10 @@ from debtsale.changes import LedgerChange
 from debtsale.errors import RuleViolation
 from debtsale.events import DomainEvent
 from debtsale.ledger import Ledger
-from debtsale.lifecycle import ExclusionReason, ReceivableState
-from debtsale.portfolio import Portfolio, PortfolioStatus
+from debtsale.lifecycle import ExclusionReason
+from debtsale.portfolio import Portfolio
 from debtsale.salefile import SaleFileSummary, SoldRow
-from handlers.ports import UnitOfWork
+from handlers.ports import ConflictError, Recorded, UnitOfWork
 
 __all__ = [
     "FakeAgreementStore",
@@ -28,13 +28,6 @@ __all__ = [
     "FakeSaleFileStore",
     "FakeUnitOfWork",
 ]
-
-_UNAVAILABLE = {
-    ReceivableState.IN_PORTFOLIO,
-    ReceivableState.SOLD,
-    ReceivableState.PUTBACK_REQUESTED,
-    ReceivableState.PUTBACK_REJECTED,
-}
 
 
 class FakeInbox:
@@ -57,8 +50,10 @@ class FakeLedgerStore:
     def __init__(self) -> None:
         self.ledgers: dict[str, Ledger] = {}
 
-    def record(self, tenant: str, change: LedgerChange) -> bool:
-        return self.load(tenant).apply(change)
+    def record(self, tenant: str, change: LedgerChange) -> Recorded:
+        ledger = self.load(tenant)
+        touched = ledger.touched_by(change)
+        return Recorded(True, touched) if ledger.apply(change) else Recorded(False)
 
     def load(self, tenant: str) -> Ledger:
         return self.ledgers.setdefault(tenant, Ledger(tenant))
@@ -80,7 +75,11 @@ class FakeAgreementStore:
 
 
 class FakePortfolioStore:
-    """Portfolios by id."""
+    """Portfolios by id, with versions and claims as the database keeps them.
+
+    A save over a version that is no longer the stored one, or a claim on a receivable
+    another portfolio holds, raises ConflictError, as the SQL store does.
+    """
 
     def __init__(self) -> None:
         self.portfolios: dict[str, Portfolio] = {}
@@ -88,23 +87,46 @@ class FakePortfolioStore:
     def get(self, portfolio_id: str) -> Portfolio | None:
         return copy.deepcopy(self.portfolios.get(portfolio_id))
 
+    def _check_claims(self, portfolio: Portfolio) -> None:
+        for other in self.portfolios.values():
+            if other.id != portfolio.id and other.tenant == portfolio.tenant:
+                taken = other.held() & portfolio.held()
+                if taken:
+                    raise ConflictError(f"{sorted(taken)} held by portfolio {other.id}")
+
     def add(self, portfolio: Portfolio) -> None:
+        if portfolio.id in self.portfolios:
+            raise RuleViolation("portfolio.unique", f"portfolio {portfolio.id} already exists")
+        self._check_claims(portfolio)
+        portfolio.version = 1
         self.portfolios[portfolio.id] = copy.deepcopy(portfolio)
+
+    def _bump(self, portfolio: Portfolio) -> None:
+        held = self.portfolios.get(portfolio.id)
+        if held is None or held.version != portfolio.version:
+            raise ConflictError(f"portfolio {portfolio.id} changed since it was read")
+        portfolio.version += 1
 
     def save(self, portfolio: Portfolio) -> None:
+        self._check_claims(portfolio)
+        self._bump(portfolio)
         self.portfolios[portfolio.id] = copy.deepcopy(portfolio)
 
-    def unavailable(self, tenant: str) -> set[str]:
-        return {
-            rid
-            for p in self.portfolios.values()
-            if p.tenant == tenant
-            for rid, line in p.lines.items()
-            if line.state in _UNAVAILABLE
-        }
+    def touch(self, portfolio: Portfolio) -> None:
+        self._bump(portfolio)
+        self.portfolios[portfolio.id].version = portfolio.version
 
-    def closed(self, tenant: str) -> list[Portfolio]:
-        return [p for p in self.list(tenant) if p.status is PortfolioStatus.CLOSED]
+    def unavailable(self, tenant: str) -> set[str]:
+        return {rid for p in self.portfolios.values() if p.tenant == tenant for rid in p.held()}
+
+    def has_portfolios(self, tenant: str) -> bool:
+        return any(p.tenant == tenant for p in self.portfolios.values())
+
+    def holding(self, tenant: str, receivable_ids: Iterable[str]) -> list[str]:
+        wanted = set(receivable_ids)
+        return sorted(
+            p.id for p in self.portfolios.values() if p.tenant == tenant and wanted & set(p.lines)
+        )
 
     def list(self, tenant: str | None = None) -> list[Portfolio]:
         return [

@@ -11,9 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from debtsale.changes import LedgerChange, Version
 from debtsale.codec import decode, encode
-from debtsale.ledger import Ledger, entity_of
+from debtsale.ledger import Ledger, entity_of, invoices_named
 from forwardflow.store.driver import driver_statement
 from forwardflow.store.tables import ledger_entities
+from handlers.ports import Recorded
 
 __all__ = ["SqlLedgerStore", "version_micros"]
 
@@ -33,6 +34,8 @@ _COLUMNS = (
     "version_sequence",
     "event_id",
     "message",
+    "invoices",
+    "prior_invoices",  # "[]" for a new entity; the replaced version's list on an update
 )
 _UPSERTS: dict[str, Any] = {}
 
@@ -57,14 +60,20 @@ def _upsert(dialect_name: str) -> Any:
                 insert.excluded.version_sequence > held.version_sequence,
             ),
         )
+        # SET reads the row as it was: prior_invoices gets what the replaced version named,
+        # after any concurrent writer of this entity committed (the upsert waits for it)
         statement = _UPSERTS[dialect_name] = insert.on_conflict_do_update(
             index_elements=[held.tenant, held.kind, held.entity_id],
             set_={
-                name: insert.excluded[name]
-                for name in ("version_micros", "version_sequence", "event_id", "message")
+                **{
+                    name: insert.excluded[name]
+                    for name in ("version_micros", "version_sequence", "event_id", "message")
+                },
+                "invoices": insert.excluded.invoices,
+                "prior_invoices": held.invoices,
             },
             where=newer,
-        ).returning(held.entity_id)
+        ).returning(held.invoices, held.prior_invoices)
     return statement
 
 
@@ -74,8 +83,12 @@ class SqlLedgerStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def record(self, tenant: str, change: LedgerChange) -> bool:
-        """Keep ``change`` if newer than the held version (time, then sequence)."""
+    def record(self, tenant: str, change: LedgerChange) -> Recorded:
+        """Keep ``change`` if newer than the held version (time, then sequence).
+
+        Also says which invoices the change touched: those it names and those the version
+        it replaced named (a payment voided or re-linked no longer names what it paid).
+        """
         kind, entity_id = entity_of(change)
         values = {
             "tenant": tenant,
@@ -84,11 +97,16 @@ class SqlLedgerStore:
             "version_micros": version_micros(change.version),
             "version_sequence": change.version.sequence,
             "event_id": change.event_id,
-            "message": encode(change),
+            "message": json.dumps(encode(change), separators=(",", ":")),
+            "invoices": json.dumps(sorted(invoices_named(change))),
+            "prior_invoices": "[]",
         }
-        values["message"] = json.dumps(values["message"], separators=(",", ":"))
         statement = driver_statement("ledger.upsert", self._connection, _upsert)
-        return statement.first(self._connection, values) is not None
+        row = statement.first(self._connection, values)
+        if row is None:
+            return Recorded(applied=False)
+        invoices, prior = row
+        return Recorded(applied=True, touched=frozenset(json.loads(invoices) + json.loads(prior)))
 
     def load(self, tenant: str) -> Ledger:
         """Replay the held (winning) change of every entity into a domain ledger."""

@@ -29,7 +29,9 @@ __all__ = [
     "platform_checkpoints",
     "platform_companies",
     "platform_payment_links",
+    "portfolio_members",
     "portfolios",
+    "receivable_claims",
     "receivable_flags",
     "sale_file_chunks",
     "sale_files",
@@ -82,9 +84,12 @@ ledger_entities = Table(
     Column("version_sequence", BigInteger, nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("message", JSON, nullable=False),
+    Column("invoices", Text, nullable=False, server_default="[]"),
+    Column("prior_invoices", Text, nullable=False, server_default="[]"),
     PrimaryKeyConstraint("tenant", "kind", "entity_id"),
     comment="The newest known change of each ledger entity (invoice, payment, credit, "
-    "customer, merge), kept whole; newer versions replace it, older ones never do.",
+    "customer, merge), kept whole; newer versions replace it, older ones never do. "
+    "invoices: what it names (JSON list); prior_invoices: what the version it replaced named.",
 )
 
 agreements = Table(
@@ -93,7 +98,9 @@ agreements = Table(
     Column("id", String(64), primary_key=True),
     Column("document", Text, nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    comment="Sale agreements as the TOML they were added from.",
+    Column("version", Integer, nullable=False, server_default="1"),
+    comment="Sale agreements as the TOML they were added from; saved only over the version "
+    "they were read at.",
 )
 
 portfolios = Table(
@@ -105,8 +112,34 @@ portfolios = Table(
     Column("status", String(20), nullable=False),
     Column("document", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("version", Integer, nullable=False, server_default="1"),
     Index(None, "tenant", "status"),
-    comment="Each portfolio as a JSON document (lines, adjustments, put-backs, remittances).",
+    comment="Each portfolio as a JSON document (lines, adjustments, put-backs, remittances); "
+    "saved only over the version it was read at.",
+)
+
+portfolio_members = Table(
+    "portfolio_members",
+    metadata,
+    Column("portfolio_id", String(64), nullable=False),
+    Column("receivable_id", String(200), nullable=False),
+    Column("tenant", String(100), nullable=False),
+    PrimaryKeyConstraint("portfolio_id", "receivable_id"),
+    Index(None, "tenant", "receivable_id"),
+    comment="Every receivable each portfolio ever had a line for: which portfolios a ledger "
+    "change concerns.",
+)
+
+receivable_claims = Table(
+    "receivable_claims",
+    metadata,
+    Column("tenant", String(100), nullable=False),
+    Column("receivable_id", String(200), nullable=False),
+    Column("portfolio_id", String(64), nullable=False),
+    PrimaryKeyConstraint("tenant", "receivable_id"),
+    Index(None, "portfolio_id"),
+    comment="The one portfolio holding each receivable (live or sold): a receivable is sold "
+    "once. Released when it is removed, put back or replaced.",
 )
 
 receivable_flags = Table(

@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from debtsale.events import DomainEvent
 from debtsale.reports import as_data
@@ -20,8 +21,26 @@ from forwardflow.store.ledger import SqlLedgerStore
 from forwardflow.store.portfolios import SqlAgreementStore, SqlPortfolioStore
 from forwardflow.store.salefiles import SqlSaleFileStore
 from forwardflow.store.tables import inbox, outbox
+from handlers.ports import ConflictError
 
-__all__ = ["EventOutbox", "Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork"]
+__all__ = ["EventOutbox", "Inbox", "Outbox", "OutboxMessage", "SqlUnitOfWork", "conflict_of"]
+
+_RETRYABLE_SQLSTATES = {
+    "40001": "serialization failure",
+    "40P01": "deadlock detected",
+    "23505": "unique key taken by a concurrent transaction",
+}
+"""PostgreSQL errors that mean another writer got there first: the unit may run again."""
+
+
+def conflict_of(error: BaseException) -> ConflictError | None:
+    """The ConflictError a database error stands for, or None if it is not a race."""
+    if not isinstance(error, DBAPIError):
+        return None
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return ConflictError(f"{_RETRYABLE_SQLSTATES[sqlstate]} ({sqlstate})")
+    return None
 
 
 _CLAIMS: dict[str, Any] = {}
@@ -213,3 +232,6 @@ class SqlUnitOfWork:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+        conflict = conflict_of(exc) if exc is not None else None
+        if conflict is not None:  # a race, not a fault: the handlers' retry runs the unit again
+            raise conflict from exc

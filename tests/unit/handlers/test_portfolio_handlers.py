@@ -87,8 +87,10 @@ def test_a_sold_receivable_is_never_cut_again(uow: FakeUnitOfWork) -> None:
         agreement_id="acme-spot-2026",
         cutoff=date(2025, 8, 31),
     )
-    cut_portfolio(uow, again)
-    assert uow.portfolios.get("P2").lines == {}  # type: ignore[union-attr]
+    with pytest.raises(RuleViolation, match=r"portfolio\.empty"):
+        cut_portfolio(uow, again)
+    assert uow.portfolios.get("P2") is None  # a cut that gets nothing stores nothing
+    assert ("commands", "cmd-cut-2") not in uow.inbox.seen  # and may be sent again later
 
 
 def test_a_broken_rule_commits_nothing(uow: FakeUnitOfWork) -> None:
