@@ -62,7 +62,7 @@ def bootstrap(settings: Settings | None = None) -> Forwardflow:
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
-    topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
+    topology = Topology.of(settings.broker)
     return Forwardflow(settings=settings, engine=engine, topology=topology)
 
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 import uvicorn
 from faststream.nats import NatsBroker
 
+from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
@@ -74,6 +75,14 @@ async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
         try:
             done = await app.run_db(run_schedule, app.unit_of_work, today())
             for command, outcome in done:
+                if isinstance(outcome, DomainError):
+                    log.info(
+                        "scheduled command_id=%s type=%s outcome=refused rule=%s",
+                        command.command_id,
+                        type(command).__name__,
+                        outcome.rule,
+                    )
+                    continue
                 log.info(
                     "scheduled command_id=%s type=%s outcome=%s",
                     command.command_id,

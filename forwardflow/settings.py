@@ -108,6 +108,13 @@ class BrokerSettings(_Section):
         pattern=r"^[A-Z][A-Z0-9_]{0,15}$",
         description="Prefix of JetStream stream names (upper case letters, digits, _).",
     )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Copies JetStream keeps of each stream: 1 for one server, 3 on a cluster "
+        "(a node may die without losing a message).",
+    )
 
     @field_validator("url")
     @classmethod

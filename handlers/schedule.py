@@ -13,6 +13,7 @@ from datetime import date
 from debtsale.agreement import Agreement, AgreementKind
 from debtsale.calendar import add_business_days
 from debtsale.commands import ClosePortfolio, Command, CutPortfolio
+from debtsale.errors import DomainError
 from debtsale.portfolio import Portfolio, PortfolioStatus
 from handlers.outcome import Outcome
 from handlers.ports import UnitOfWork
@@ -71,8 +72,18 @@ def plan_tranches(
 
 def run_schedule(
     unit_of_work: Callable[[], UnitOfWork], today: date
-) -> list[tuple[Command, Outcome]]:
-    """Plan on the stored agreements and portfolios, then apply each command once."""
+) -> list[tuple[Command, Outcome | DomainError]]:
+    """Plan on the stored agreements and portfolios, then apply each command once.
+
+    A command refused by a rule (say, a tranche with nothing to cut) is reported with
+    its refusal and does not stop the others; the next round plans it again.
+    """
     with unit_of_work() as uow:
         plan = plan_tranches(uow.agreements.list(), uow.portfolios.list(), today)
-    return [(command, handle_command(unit_of_work(), command)) for command in plan]
+    done: list[tuple[Command, Outcome | DomainError]] = []
+    for command in plan:
+        try:
+            done.append((command, handle_command(unit_of_work(), command)))
+        except DomainError as refused:
+            done.append((command, refused))
+    return done

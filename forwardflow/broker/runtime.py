@@ -70,7 +70,7 @@ async def connect_broker(
         broker = make_broker(url.split(","))
         await broker.connect()
         try:
-            topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
+            topology = Topology.of(settings.broker)
             streams = await ensure_streams(broker.connection.jetstream(), topology)
             if start:
                 await broker.start()

@@ -13,6 +13,8 @@ from typing import Any
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from forwardflow.settings import BrokerSettings
+
 __all__ = ["StreamSpec", "Topology", "ensure_streams"]
 
 _DAY_S = 86_400.0
@@ -26,6 +28,7 @@ class StreamSpec:
     subjects: tuple[str, ...]
     max_age_s: float
     duplicate_window_s: float = 900.0
+    replicas: int = 1
 
     def config(self) -> StreamConfig:
         """The nats-py configuration for this stream."""
@@ -37,6 +40,7 @@ class StreamSpec:
             discard=DiscardPolicy.OLD,
             max_age=self.max_age_s,
             duplicate_window=self.duplicate_window_s,
+            num_replicas=self.replicas,
         )
 
 
@@ -46,6 +50,12 @@ class Topology:
 
     prefix: str = "FF"
     partitions: int = 4
+    replicas: int = 1
+
+    @classmethod
+    def of(cls, broker: BrokerSettings) -> Topology:
+        """The topology the broker settings describe (prefix, partitions, replicas)."""
+        return cls(broker.stream_prefix, broker.partitions, broker.replicas)
 
     @property
     def _root(self) -> str:
@@ -100,13 +110,13 @@ class Topology:
     @property
     def streams(self) -> tuple[StreamSpec, ...]:
         """All streams, each capturing one family of subjects."""
-        root, p = self._root, self.prefix
+        root, p, r = self._root, self.prefix, self.replicas
         return (
-            StreamSpec(f"{p}_NOTICES", (f"{root}.notice.>",), max_age_s=7 * _DAY_S),
-            StreamSpec(f"{p}_LEDGER", (f"{root}.ledger.>",), max_age_s=30 * _DAY_S),
-            StreamSpec(f"{p}_COMMANDS", (f"{root}.cmd.>",), max_age_s=7 * _DAY_S),
-            StreamSpec(f"{p}_EVENTS", (f"{root}.event.>",), max_age_s=30 * _DAY_S),
-            StreamSpec(f"{p}_DLQ", (f"{root}.dlq.>",), max_age_s=90 * _DAY_S),
+            StreamSpec(f"{p}_NOTICES", (f"{root}.notice.>",), max_age_s=7 * _DAY_S, replicas=r),
+            StreamSpec(f"{p}_LEDGER", (f"{root}.ledger.>",), max_age_s=30 * _DAY_S, replicas=r),
+            StreamSpec(f"{p}_COMMANDS", (f"{root}.cmd.>",), max_age_s=7 * _DAY_S, replicas=r),
+            StreamSpec(f"{p}_EVENTS", (f"{root}.event.>",), max_age_s=30 * _DAY_S, replicas=r),
+            StreamSpec(f"{p}_DLQ", (f"{root}.dlq.>",), max_age_s=90 * _DAY_S, replicas=r),
         )
 
     def stream_for(self, subject: str) -> str:

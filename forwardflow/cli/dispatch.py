@@ -82,7 +82,7 @@ def execute(
     if not via_service:
         return query(ctx, lambda app: handle_command(app.unit_of_work(), command))
     settings = state(ctx).settings()
-    topology = Topology(settings.broker.stream_prefix, settings.broker.partitions)
+    topology = Topology.of(settings.broker)
 
     async def send() -> Outcome:
         async with connect_broker(settings) as connection:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from debtsale.commands import Command, FlagReceivable
+from debtsale.errors import DomainError
 from debtsale.lifecycle import ExclusionReason
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
@@ -32,7 +33,7 @@ def schedule(
     """Cut and close the forward-flow tranches due (the service does this every hour)."""
     day = day_or_today(as_of)
 
-    def work(app: Forwardflow) -> list[tuple[Command, Outcome | None]]:
+    def work(app: Forwardflow) -> list[tuple[Command, Outcome | DomainError | None]]:
         if dry_run:
             with app.unit_of_work() as uow:
                 plan = plan_tranches(uow.agreements.list(), uow.portfolios.list(), day)
@@ -49,9 +50,17 @@ def schedule(
             type(command).__name__,
             getattr(command, "portfolio_id", ""),
             str(when),
-            outcome.value if outcome else "planned",
+            _shown(outcome),
         )
     console.print(table if done else f"no tranche due on {day}")
+
+
+def _shown(outcome: Outcome | DomainError | None) -> str:
+    if outcome is None:
+        return "planned"
+    if isinstance(outcome, DomainError):
+        return f"refused [{outcome.rule}] {outcome}"
+    return outcome.value
 
 
 @receivable_app.command("flag")

@@ -159,7 +159,7 @@ class SqlPortfolioStore:
 
     def save(self, portfolio: Portfolio) -> None:
         """Store a changed portfolio over the version it was read at; claims follow its lines."""
-        held_then, lines_then = self._read.get(portfolio.id, (frozenset(), frozenset()))
+        held_then, lines_then = self._read.get(portfolio.id) or self._stored_sets(portfolio.id)
         self._bump(
             portfolio,
             status=portfolio.status.value,
@@ -171,6 +171,20 @@ class SqlPortfolioStore:
         self._release(portfolio, held_then - held_now)
         self._claim(portfolio, held_now - held_then)
         self._read[portfolio.id] = (held_now, lines_now)
+
+    def _stored_sets(self, portfolio_id: str) -> tuple[frozenset[str], frozenset[str]]:
+        """What the store holds for a portfolio read elsewhere: its claims and its members."""
+        claims = self._connection.execute(
+            select(receivable_claims.c.receivable_id).where(
+                receivable_claims.c.portfolio_id == portfolio_id
+            )
+        )
+        members = self._connection.execute(
+            select(portfolio_members.c.receivable_id).where(
+                portfolio_members.c.portfolio_id == portfolio_id
+            )
+        )
+        return frozenset(claims.scalars()), frozenset(members.scalars())
 
     def touch(self, portfolio: Portfolio) -> None:
         """Move the version on, nothing else: a writer that read the old version conflicts."""
