@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from debtsale.agreement import Agreement
 from debtsale.commands import ClosePortfolio, CutPortfolio
+from debtsale.errors import RuleViolation
 from debtsale.testing import SAMPLE_AGREEMENT_TOML, LedgerBuilder, sample_agreement
 from handlers.ledger import apply_ledger_change
 from handlers.outcome import Outcome
@@ -68,3 +69,21 @@ def test_cut_then_close_once_it_is_due() -> None:
     assert not any(
         isinstance(c, ClosePortfolio) for c in plan_tranches([_flow()], [], date(2025, 3, 3))
     )
+
+
+def test_a_tranche_with_nothing_to_cut_is_refused_and_the_rest_still_runs() -> None:
+    uow = FakeUnitOfWork()
+    second = _flow().model_copy(update={"id": "acme-flow-2"})
+    uow.agreements = FakeAgreementStore(_flow(), second)
+    book = LedgerBuilder(tenant="t1")
+    book.customer("C1")
+    book.invoice("I1", "C1", "900.00", invoice_date=date(2024, 9, 1))
+    for change in book.changes:
+        apply_ledger_change(uow, "t1", change)
+
+    done = run_schedule(lambda: uow, date(2025, 2, 3))
+    first, other = done
+    assert first[1] is Outcome.APPLIED  # acme-flow took the one receivable
+    assert isinstance(other[1], RuleViolation)
+    assert other[1].rule == "portfolio.empty"  # acme-flow-2 found nothing: said, not stored
+    assert uow.portfolios.get("acme-flow-2-2025-01-31") is None
