@@ -7,6 +7,7 @@ from debtsale.errors import RuleViolation
 from debtsale.journal import sale_entry
 from debtsale.portfolio import Portfolio
 from debtsale.salefile import sale_file_summary, sold_rows
+from debtsale.settlement import flag_candidate_events
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
@@ -46,6 +47,11 @@ def flag_receivable(uow: UnitOfWork, command: FlagReceivable) -> Outcome:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
             return Outcome.DUPLICATE
         uow.flags.flag(command.tenant, command.receivable_id, command.reason, command.since)
+        for portfolio in uow.portfolios.closed(command.tenant):  # found after the sale
+            for event in flag_candidate_events(
+                portfolio, command.receivable_id, command.reason, command.since
+            ):
+                uow.events.publish(event)
         uow.commit()
     return Outcome.APPLIED
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from debtsale.commands import RecordRemittance
-from debtsale.events import AmountDueToBuyer, AmountDueWithdrawn
-from debtsale.journal import due_withdrawn_entry, payment_after_sale_entry, remittance_entry
+from debtsale.journal import remittance_entry
 from debtsale.portfolio import Remittance
-from debtsale.remittance import amounts_due, settle_announcements
+from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
+from debtsale.settlement import settle_after_sale
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
@@ -20,10 +20,10 @@ def owe_buyer(uow: UnitOfWork, tenant: str, on: date) -> int:
     """Announce (or withdraw) what the seller owes buyers on the tenant's sold receivables.
 
     Runs inside the ledger handler's unit of work after a payment changed (``on`` is when
-    it changed). Amounts due are derived from the facts (order-independent); the portfolio
-    remembers what it announced, so a voided, deleted or changed payment is withdrawn
-    with a reversing entry, and each announcement and withdrawal has an id of its own.
-    Returns how many items are due in all.
+    it changed). ``settle_after_sale`` derives amounts due and paid-before-sale candidates
+    from the facts (order-independent) against what the portfolio already announced, so
+    a voided, deleted or changed payment is withdrawn with a reversing entry, and each
+    announcement and withdrawal has an id of its own. Returns how many items are due.
     """
     closed = uow.portfolios.closed(tenant)
     if not closed:
@@ -31,36 +31,12 @@ def owe_buyer(uow: UnitOfWork, tenant: str, on: date) -> int:
     ledger, due = uow.ledger.load(tenant), 0
     for portfolio in closed:
         agreement = uow.agreements.get(portfolio.agreement_id)
-        items = amounts_due(portfolio, ledger, agreement.remittance)
-        due += len(items)
-        settled = settle_announcements(portfolio, items)
-        if not (settled.announce or settled.withdraw):
+        due += len(amounts_due(portfolio, ledger, agreement.remittance))
+        events = settle_after_sale(portfolio, ledger, agreement.remittance, on)
+        if not events:
             continue
-        for held in settled.withdraw:
-            uow.events.publish(
-                AmountDueWithdrawn(
-                    portfolio_id=portfolio.id,
-                    receivable_id=held.receivable_id,
-                    source=held.source,
-                    amount=held.amount,
-                    edition=held.edition,
-                    withdrawn_on=on,
-                )
-            )
-            uow.events.publish(due_withdrawn_entry(portfolio, held, on).as_event(portfolio.id))
-        for held in settled.announce:
-            uow.events.publish(
-                AmountDueToBuyer(
-                    portfolio_id=portfolio.id,
-                    receivable_id=held.receivable_id,
-                    source=held.source,
-                    amount=held.amount,
-                    received_on=held.received_on,
-                    due_on=held.due_on,
-                    edition=held.edition,
-                )
-            )
-            uow.events.publish(payment_after_sale_entry(portfolio, held).as_event(portfolio.id))
+        for event in events:
+            uow.events.publish(event)
         uow.portfolios.save(portfolio)
     return due
 
