@@ -33,6 +33,7 @@ from connectors.quickbooks.schemas import qbo_json
 
 __all__ = [
     "CALLS",
+    "AuthorizationError",
     "PlatformError",
     "QuickBooksApi",
     "RateLimiter",
@@ -69,6 +70,11 @@ class TokenStore(Protocol):
 
 class PlatformError(Exception):
     """QuickBooks refused the call for a reason a retry will not fix."""
+
+
+class AuthorizationError(PlatformError):
+    """The company's authorisation is gone (refresh refused, still 401, not connected):
+    nothing works for it until it is connected again."""
 
 
 class TransientPlatformError(PlatformError):
@@ -197,7 +203,7 @@ class QuickBooksApi:
             try:
                 auth.refresh(refresh_token=held.refresh_token)
             except AuthClientError as error:
-                raise PlatformError(
+                raise AuthorizationError(
                     f"QuickBooks refused to refresh the tokens of {self.realm_id} "
                     f"({error.status_code}): reconnect the company"
                 ) from None
@@ -235,7 +241,7 @@ class QuickBooksApi:
                     throttled += 1
                 elif code == 401 or (0 < code < 500 and "auth" in str(error.message).lower()):
                     if refreshed:
-                        raise PlatformError(
+                        raise AuthorizationError(
                             f"still unauthorised after a refresh: {error.message}"
                         ) from None
                     CALLS["refreshed"] += 1
@@ -295,6 +301,41 @@ class QuickBooksApi:
                         if isinstance(rows, list):
                             found.setdefault(name, []).extend(rows)
             return found
+
+        return self._call(work)
+
+    def save(
+        self,
+        entity: str,
+        body: dict[str, Any],
+        refresh: Callable[[], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Create (no ``Id``) or fully update (``Id`` + ``SyncToken``) an entity.
+
+        On a stale ``SyncToken`` (5010) ``refresh`` is asked for the body again, made
+        from a fresh read, and the write is retried once.
+        """
+        current = {"body": body}
+
+        def work(client: QuickBooks) -> dict[str, Any]:
+            data = qbo_json(current["body"])
+            if current["body"].get("Id"):
+                result: dict[str, Any] = client.update_object(entity, data)
+            else:
+                result = client.create_object(entity, data)
+            return dict(result[entity])
+
+        def on_stale() -> None:
+            if refresh is not None:
+                current["body"] = refresh()
+
+        return self._call(work, on_stale if refresh is not None else None)
+
+    def report(self, name: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """A report (``reports/TrialBalance`` …) as QuickBooks answers it."""
+
+        def work(client: QuickBooks) -> dict[str, Any]:
+            return dict(client.get_report(name, qs=params or {}))
 
         return self._call(work)
 

@@ -1,21 +1,47 @@
-"""Journal entries back into QuickBooks, exactly once.
+"""Journal entries back into QuickBooks, exactly once, and applied to the invoices.
 
 Each domain entry has a deterministic id; its QuickBooks ``DocNumber`` is derived from
 it (21 characters at most, QuickBooks' limit). Before posting, the entry is looked up
 by that number: a retry after a crash or a lost answer finds it and posts nothing.
 Receivable lines name the customer, as QuickBooks requires for Accounts Receivable.
+
+A journal entry's receivable lines are then *applied*, as Intuit documents for journal
+entries and credits: a zero-total Payment whose lines link the journal entries
+(``LinkedTxn`` ``JournalEntry``) and the invoices they concern (``Invoice``). One such
+application per portfolio and customer, found again by its ``PaymentRefNum`` (``FF`` +
+hex, like the entries' numbers) and rewritten whenever another of forwardflow's entries
+for that customer is posted: it links every entry fully and each invoice by what the
+entries credit it less what they charge it, so a sold invoice is closed, one put back
+and reinstated is open at the refund, and the receivable charges forwardflow posted
+(reclassified payments) are matched. It moves no money: QuickBooks books nothing for it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from connectors.quickbooks.client import PlatformError, QuickBooksApi
 
-__all__ = ["doc_number", "journal_entry_body", "post_journal_entry"]
+__all__ = [
+    "APPLICATION_NOTE",
+    "Posted",
+    "application_lines",
+    "application_number",
+    "apply_entries",
+    "doc_number",
+    "is_forwardflow_number",
+    "journal_entry_body",
+    "post_journal_entry",
+]
+
+APPLICATION_NOTE = "forwardflow: applies its journal entries to the invoices they concern"
+_NUMBER = re.compile(r"FF[0-9a-f]{19}")
 
 
 def doc_number(entry_id: str) -> str:
@@ -65,3 +91,113 @@ def post_journal_entry(
         return str(found[0]["Id"]), False
     created = api.create_journal_entry(journal_entry_body(entry, accounts))
     return str(created["Id"]), True
+
+
+def is_forwardflow_number(number: str | None) -> bool:
+    """True for a ``DocNumber`` or ``PaymentRefNum`` forwardflow made (``FF`` + 19 hex)."""
+    return bool(number) and _NUMBER.fullmatch(number or "") is not None
+
+
+def application_number(portfolio_id: str, customer_id: str) -> str:
+    """The ``PaymentRefNum`` of the application of a portfolio's entries for one customer."""
+    return doc_number(f"apply:{portfolio_id}:{customer_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A journal entry in QuickBooks and its receivable lines split by invoice."""
+
+    journal_id: str
+    entry_date: str
+    receivables: Sequence[Sequence[str]]  # customer, invoice, debit, credit
+
+
+def application_lines(customer_id: str, posted: Sequence[Posted]) -> list[dict[str, Any]] | None:
+    """The lines of the customer's application, or None while they cannot balance.
+
+    Each journal entry is linked for its net receivable amount for the customer, each
+    invoice for what the entries credit it less what they charge it. That balances by
+    construction; an invoice charged more than credited (an entry not posted yet) makes
+    it wait for the rest.
+    """
+    by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    by_journal: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in posted:
+        for customer, invoice, debit, credit in entry.receivables:
+            if customer != customer_id:
+                continue
+            net = Decimal(debit) - Decimal(credit)  # a charge (+) or a credit (−)
+            by_journal[entry.journal_id] += net
+            by_invoice[invoice] -= net
+    if any(amount < 0 for amount in by_invoice.values()):
+        return None
+    lines = [
+        {"Amount": amount, "LinkedTxn": [{"TxnId": invoice, "TxnType": "Invoice"}]}
+        for invoice, amount in sorted(by_invoice.items(), key=lambda kv: _order(kv[0]))
+        if amount
+    ]
+    lines += [
+        {"Amount": abs(amount), "LinkedTxn": [{"TxnId": journal, "TxnType": "JournalEntry"}]}
+        for journal, amount in sorted(by_journal.items(), key=lambda kv: _order(kv[0]))
+        if amount
+    ]
+    return lines
+
+
+def _order(platform_id: str) -> tuple[int, str]:
+    return (int(platform_id), "") if platform_id.isdigit() else (2**63, platform_id)
+
+
+def _same(held: Mapping[str, Any], lines: list[dict[str, Any]]) -> bool:
+    def shape(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Decimal, str, str]]:
+        found = []
+        for row in rows:
+            for link in row.get("LinkedTxn", [])[:1]:
+                found.append(
+                    (Decimal(str(row["Amount"])), str(link["TxnType"]), str(link["TxnId"]))
+                )
+        return sorted(found)
+
+    return shape(held.get("Line", [])) == shape(lines)
+
+
+def apply_entries(
+    api: QuickBooksApi,
+    portfolio_id: str,
+    customer_id: str,
+    posted: Sequence[Posted],
+) -> str | None:
+    """Write the customer's application (create, or rewrite if it changed); its id.
+
+    None when there is nothing to apply yet, or the lines cannot balance until another
+    entry is posted. Idempotent: an application already as wanted is left alone.
+    """
+    lines = application_lines(customer_id, posted)
+    number = application_number(portfolio_id, customer_id)
+    # the number is hex made here: safe to put in the query
+    query = f"select * from Payment where PaymentRefNum = '{number}'"  # noqa: S608
+    found = api.query(query)
+    if lines is None or (not lines and not found):
+        return None
+    dates = sorted(e.entry_date for e in posted if any(r[0] == customer_id for r in e.receivables))
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer_id},
+        "TotalAmt": Decimal(0),
+        "TxnDate": dates[0] if dates else None,
+        "PaymentRefNum": number,
+        "PrivateNote": f"{APPLICATION_NOTE} (portfolio {portfolio_id})",
+        "Line": lines,
+    }
+    if not found:
+        return str(api.save("Payment", body)["Id"])
+    held = found[0]
+    if _same(held, lines):
+        return str(held["Id"])
+
+    def update(now: Mapping[str, Any]) -> dict[str, Any]:
+        return {**body, "Id": now["Id"], "SyncToken": now["SyncToken"], "TxnDate": now["TxnDate"]}
+
+    def fresh() -> dict[str, Any]:  # after a stale SyncToken (5010)
+        return update(api.read("Payment", str(held["Id"])) or held)
+
+    return str(api.save("Payment", update(held), refresh=fresh)["Id"])
