@@ -28,7 +28,7 @@ from connectors.quickbooks.client import (
 )
 from connectors.quickbooks.fetch import changes_for_notice, tenant_of
 from connectors.quickbooks.schemas import ChangeNotice
-from connectors.quickbooks.writeback import Posted, apply_entries, post_journal_entry
+from connectors.quickbooks.writeback import Applied, Posted, apply_entries, post_journal_entry
 from debtsale.changes import LedgerChange
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
@@ -423,20 +423,14 @@ async def post_journal_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
     return True, event_id
 
 
-def _apply(app: Forwardflow, realm: str, portfolio_id: str, customers: list[str]) -> list[str]:
+def _apply(app: Forwardflow, realm: str, portfolio_id: str, customers: list[str]) -> Applied:
     """Rewrite the customers' applications from every entry of the portfolio in the books."""
     posted = [
         Posted(p.platform_id, str(p.entry["entry_date"]), p.entry.get("receivables", []))
         for p in postings_of(app, PLATFORM, realm, portfolio_id)
         if p.platform_id is not None and p.state != PostingState.BLOCKED
     ]
-    api = api_for(app, realm)
-    made = []
-    for customer in customers:
-        found = apply_entries(api, portfolio_id, customer, posted)
-        if found is not None:
-            made.append(found)
-    return made
+    return apply_entries(api_for(app, realm), portfolio_id, customers, posted)
 
 
 async def apply_posted_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
@@ -454,7 +448,7 @@ async def apply_posted_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
         return False, event_id
     customers = [str(c) for c in data.get("customers", [])]
     try:
-        made = await asyncio.to_thread(_apply, app, realm, portfolio_id, customers)
+        done = await asyncio.to_thread(_apply, app, realm, portfolio_id, customers)
     except TransientPlatformError:
         raise
     except PlatformError as error:
@@ -465,6 +459,19 @@ async def apply_posted_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
             log.warning("application held entry=%s realm=%s: not authorised", entry_id, realm)
             return False, event_id
         raise DomainError("quickbooks.refused", str(error)) from None
+    if done.refused:  # kept as a problem; the next entry for the customer tries again
+        problem = "; ".join(f"customer {c}: {why}" for c, why in sorted(done.refused.items()))
+        await asyncio.to_thread(
+            mark_posting, app, PLATFORM, realm, entry_id, PostingState.UNAPPLIED, problem
+        )
+        log.warning("application refused entry=%s realm=%s", entry_id, realm)
+        return False, event_id
     await asyncio.to_thread(mark_posting, app, PLATFORM, realm, entry_id, PostingState.APPLIED)
-    log.info("applied entry=%s realm=%s payments=%s", entry_id, realm, ",".join(made))
+    log.info(
+        "applied entry=%s realm=%s applications=%d waiting=%d",
+        entry_id,
+        realm,
+        len(done.made),
+        len(done.waiting),
+    )
     return True, event_id

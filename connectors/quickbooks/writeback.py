@@ -26,10 +26,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from connectors.quickbooks.client import PlatformError, QuickBooksApi
+from connectors.quickbooks.client import (
+    AuthorizationError,
+    PlatformError,
+    QuickBooksApi,
+    TransientPlatformError,
+)
 
 __all__ = [
     "APPLICATION_NOTE",
+    "Applied",
     "Posted",
     "application_lines",
     "application_number",
@@ -161,24 +167,115 @@ def _same(held: Mapping[str, Any], lines: list[dict[str, Any]]) -> bool:
     return shape(held.get("Line", [])) == shape(lines)
 
 
+@dataclass
+class Applied:
+    """What an application run did, per customer."""
+
+    made: dict[str, str]  # customer → the application's payment id (new, rewritten or as is)
+    waiting: list[str]  # customers whose entries cannot balance yet (one not posted)
+    refused: dict[str, str]  # customer → why QuickBooks refused the application
+
+
+def _chunks(items: Sequence[str], size: int = 100) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _by_ids(api: QuickBooksApi, entity: str, field: str, values: Sequence[str]) -> list[Any]:
+    """Rows whose ``field`` is one of ``values``, a hundred per query."""
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(values))):
+        if not all(re.fullmatch(r"[0-9A-Za-z-]+", v) for v in chunk):
+            raise PlatformError(f"not a QuickBooks reference: {chunk!r}")
+        listed = ", ".join(f"'{v}'" for v in chunk)  # checked just above: letters, digits, -
+        rows += api.query(
+            f"select * from {entity} where {field} in ({listed}) MAXRESULTS 1000"  # noqa: S608
+        )
+    return rows
+
+
+def _links(payment: Mapping[str, Any], txn_type: str) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = defaultdict(Decimal)
+    for line in payment.get("Line", []):
+        for link in line.get("LinkedTxn", [])[:1]:
+            if link.get("TxnType") == txn_type:
+                found[str(link["TxnId"])] += Decimal(str(line["Amount"]))
+    return found
+
+
 def apply_entries(
     api: QuickBooksApi,
     portfolio_id: str,
-    customer_id: str,
+    customers: Sequence[str],
     posted: Sequence[Posted],
-) -> str | None:
-    """Write the customer's application (create, or rewrite if it changed); its id.
+) -> Applied:
+    """Write each customer's application (create, or rewrite if it changed).
 
-    None when there is nothing to apply yet, or the lines cannot balance until another
-    entry is posted. Idempotent: an application already as wanted is left alone.
+    A customer waits when its entries cannot balance yet: an invoice would be applied
+    more than is open on it (say, a payment owed to the buyer at close whose entry is
+    not posted yet). Idempotent: an application already as wanted is left alone. The
+    existing applications and the invoices' balances are read a hundred per query.
     """
-    lines = application_lines(customer_id, posted)
-    number = application_number(portfolio_id, customer_id)
-    # the number is hex made here: safe to put in the query
-    query = f"select * from Payment where PaymentRefNum = '{number}'"  # noqa: S608
-    found = api.query(query)
-    if lines is None or (not lines and not found):
-        return None
+    numbers = {c: application_number(portfolio_id, c) for c in customers}
+    held = {
+        str(row.get("PaymentRefNum")): row
+        for row in _by_ids(api, "Payment", "PaymentRefNum", list(numbers.values()))
+    }
+    wanted = {c: application_lines(c, posted) for c in customers}
+    invoices = sorted(
+        {
+            str(line["LinkedTxn"][0]["TxnId"])
+            for lines in wanted.values()
+            for line in lines or []
+            if line["LinkedTxn"][0]["TxnType"] == "Invoice"
+        }
+    )
+    balance = {
+        str(row["Id"]): Decimal(str(row.get("Balance", 0)))
+        for row in _by_ids(api, "Invoice", "Id", invoices)
+    }
+    result = Applied({}, [], {})
+    for customer in customers:
+        lines, number = wanted[customer], numbers[customer]
+        found = held.get(number)
+        if lines is None:
+            result.waiting.append(customer)
+            continue
+        if not lines and found is None:
+            continue
+        if found is not None and _same(found, lines):
+            result.made[customer] = str(found["Id"])
+            continue
+        ours = _links(found, "Invoice") if found is not None else {}
+        if any(
+            Decimal(str(line["Amount"])) > balance.get(invoice, Decimal(0)) + ours.get(invoice, 0)
+            for line in lines
+            if line["LinkedTxn"][0]["TxnType"] == "Invoice"
+            for invoice in [str(line["LinkedTxn"][0]["TxnId"])]
+        ):
+            result.waiting.append(customer)
+            continue
+        try:
+            result.made[customer] = _write(
+                api, portfolio_id, customer, number, lines, posted, found
+            )
+        except TransientPlatformError:
+            raise
+        except AuthorizationError:
+            raise
+        except PlatformError as error:
+            result.refused[customer] = str(error)
+    return result
+
+
+def _write(
+    api: QuickBooksApi,
+    portfolio_id: str,
+    customer_id: str,
+    number: str,
+    lines: list[dict[str, Any]],
+    posted: Sequence[Posted],
+    found: Mapping[str, Any] | None,
+) -> str:
     dates = sorted(e.entry_date for e in posted if any(r[0] == customer_id for r in e.receivables))
     body: dict[str, Any] = {
         "CustomerRef": {"value": customer_id},
@@ -188,11 +285,9 @@ def apply_entries(
         "PrivateNote": f"{APPLICATION_NOTE} (portfolio {portfolio_id})",
         "Line": lines,
     }
-    if not found:
+    if found is None:
         return str(api.save("Payment", body)["Id"])
-    held = found[0]
-    if _same(held, lines):
-        return str(held["Id"])
+    held = found
 
     def update(now: Mapping[str, Any]) -> dict[str, Any]:
         return {**body, "Id": now["Id"], "SyncToken": now["SyncToken"], "TxnDate": now["TxnDate"]}

@@ -130,7 +130,7 @@ def test_entries_applied_close_sold_invoices_and_reopen_a_reinstated_one(
         ],
     }
     posted = [_post(api, sale)]
-    made = {c: apply_entries(api, "P1", c, posted) for c in (a, b)}
+    made = apply_entries(api, "P1", [a, b], posted).made
     detail = aging_detail_rows(api.report("AgedReceivableDetail", {"report_date": "2025-12-31"}))
     assert detail == []  # no sold invoice left in the firm's aging
     assert _balances(api)["84"] == Decimal("0.00")
@@ -181,8 +181,8 @@ def test_entries_applied_close_sold_invoices_and_reopen_a_reinstated_one(
             },
         )
     )
-    again = {c: apply_entries(api, "P1", c, posted) for c in (a, b)}
-    assert again == made  # rewritten in place: one application per portfolio and customer
+    again = apply_entries(api, "P1", [a, b], posted)
+    assert again.made == made  # rewritten in place: one application per portfolio and customer
     detail = aging_detail_rows(api.report("AgedReceivableDetail", {"report_date": "2025-12-31"}))
     assert [(r["doc_num"], r["subt_open_bal"]) for r in detail] == [("B-1", "90.00")]
     tb = _balances(api)
@@ -193,7 +193,7 @@ def test_entries_applied_close_sold_invoices_and_reopen_a_reinstated_one(
 
     before = api.read("Payment", str(made[a]))
     assert before is not None
-    assert apply_entries(api, "P1", a, posted) == made[a]  # nothing changed: left alone
+    assert apply_entries(api, "P1", [a], posted).made == {a: made[a]}  # as wanted: left alone
     after = api.read("Payment", str(made[a]))
     assert after is not None
     assert after["SyncToken"] == before["SyncToken"]
@@ -215,3 +215,49 @@ def test_the_emulator_refuses_an_application_beyond_what_is_open(
     }
     with pytest.raises(PlatformError, match="exceeds its open balance"):
         api.save("Payment", body)
+
+
+def test_an_application_waits_for_the_entry_that_lets_it_balance(
+    api: QuickBooksApi, server: EmulatorServer
+) -> None:
+    ids = _ids(server)
+    b, b1 = ids["Birch Garage"], ids["B-1"]
+    # B-1 was sold at 1,800 but 300 of it was paid between cut-off and closing, owed to
+    # the buyer: until that payment's reclassification is posted, 1,800 cannot be applied
+    server.emulator.company(REALM).post_payment(b, date(2025, 7, 10), {b1: "300.00"})
+    sale = {
+        "entry_id": "sale:P2",
+        "entry_date": "2025-07-15",
+        "memo": "Sale",
+        "lines": [
+            ["cash", "270.00", "0.00", None],
+            ["loss_on_sale_of_receivables", "1530.00", "0.00", None],
+            ["accounts_receivable", "0.00", "1800.00", b],
+        ],
+        "receivables": [[b, b1, "0.00", "1800.00"]],
+    }
+    posted = [_post(api, sale)]
+    first = apply_entries(api, "P2", [b], posted)
+    assert (first.made, first.waiting) == ({}, [b])
+    posted.append(
+        _post(
+            api,
+            {
+                "entry_id": "due:P2:B1",
+                "entry_date": "2025-07-15",
+                "memo": "Owed to the buyer at close",
+                "lines": [
+                    ["accounts_receivable", "300.00", "0.00", b],
+                    ["due_to_buyer", "0.00", "300.00", None],
+                ],
+                "receivables": [[b, b1, "300.00", "0.00"]],
+            },
+        )
+    )
+    second = apply_entries(api, "P2", [b], posted)
+    assert list(second.made) == [b]
+    assert second.waiting == []
+    invoice = api.read("Invoice", b1)
+    assert invoice is not None
+    assert invoice["Balance"] == Decimal("0.00")
+    assert customer_receivables(server.emulator.company(REALM))[b] == Decimal("0.00")
