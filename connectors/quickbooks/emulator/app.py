@@ -402,6 +402,12 @@ class Emulator:
         """Make every access token stale (as an hour passing would)."""
         self._access = {t: (realm, 0.0) for t, (realm, _) in self._access.items()}
 
+    def revoke(self, realm_id: str) -> None:
+        """Revoke a company's tokens, as disconnecting the app in QuickBooks would: calls
+        answer 401 and refreshing answers ``invalid_grant`` until it is connected again."""
+        self._refresh = {t: r for t, r in self._refresh.items() if r != realm_id}
+        self._access = {t: v for t, v in self._access.items() if v[0] != realm_id}
+
     # ------------------------------------------------------------ control (not QuickBooks)
     async def _control(self, request: Request) -> Response:
         """Change data over HTTP when the emulator runs on its own (``forwardflow emulator``)."""
