@@ -236,6 +236,7 @@ def api_for(app: Forwardflow, realm_id: str) -> QuickBooksApi:
         SqlTokenStore(app),
         minor_version=settings.minor_version,
         api_base_url=settings.api_base_url,
+        per_minute=settings.calls_per_minute,
     )
 
 

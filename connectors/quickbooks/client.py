@@ -143,7 +143,17 @@ CALLS: collections.Counter[str] = collections.Counter()
 """Calls to QuickBooks in this process, by outcome (ok, throttled, refreshed, error): metrics."""
 
 _REFRESH_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
-_LIMITERS: dict[str, RateLimiter] = collections.defaultdict(RateLimiter)
+_LIMITERS: dict[tuple[str, int], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _limiter(realm_id: str, per_minute: int) -> RateLimiter:
+    """One limiter per company (and limit) in this process, shared by every caller."""
+    with _LIMITERS_LOCK:
+        key = (realm_id, per_minute)
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(per_minute=per_minute)
+        return _LIMITERS[key]
 
 
 class QuickBooksApi:
@@ -159,6 +169,7 @@ class QuickBooksApi:
         api_base_url: str | None = None,
         throttle_wait_s: float = 60.0,
         throttle_attempts: int = 5,
+        per_minute: int = 500,
     ) -> None:
         self.realm_id = realm_id
         self._auth_client = auth_client
@@ -167,7 +178,7 @@ class QuickBooksApi:
         self._api_base_url = api_base_url
         self._throttle_wait_s = throttle_wait_s
         self._throttle_attempts = throttle_attempts
-        self._limiter = _LIMITERS[realm_id]
+        self._limiter = _limiter(realm_id, per_minute)
         self._auth_cached: AuthClient | None = None
 
     def _auth(self) -> AuthClient:

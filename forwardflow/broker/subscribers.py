@@ -329,6 +329,7 @@ def register_application_subscriber(broker: NatsBroker, app: Forwardflow) -> Non
         process=process,
         title="journal entries applied to QuickBooks invoices",
         description="Closes sold invoices with the sale's credit; reopens reinstated ones.",
+        long_running=True,  # a sale's first application writes one payment per customer
     )
 
 
