@@ -376,12 +376,14 @@ def realm_of(tenant: str) -> str | None:
 
 
 def _journal_event(body: bytes, name: str) -> dict[str, Any]:
+    """The data of a journal event; one without an entry and a portfolio is malformed."""
     try:
-        data = json.loads(body)["data"]
-        str(data["entry_id"]), str(data["portfolio_id"])
+        data = dict(json.loads(body)["data"])
     except (ValueError, KeyError, TypeError) as error:
         raise DomainError("event.shape", f"not a {name} event: {error}") from None
-    return dict(data)
+    if not data.get("entry_id") or not data.get("portfolio_id"):
+        raise DomainError("event.shape", f"not a {name} event: no entry_id or portfolio_id")
+    return data
 
 
 async def post_journal_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
