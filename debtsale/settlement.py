@@ -32,6 +32,7 @@ from debtsale.lifecycle import ExclusionReason, ReceivableState
 from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.remittance import (
+    DueItem,
     amounts_due,
     paid_before_sale,
     settle_announcements,
@@ -59,17 +60,23 @@ FLAG_REASONS: Mapping[ExclusionReason, PutbackReason] = {
 
 
 def settle_after_sale(
-    portfolio: Portfolio, ledger: Ledger, terms: RemittanceTerms, on: date
+    portfolio: Portfolio,
+    ledger: Ledger,
+    terms: RemittanceTerms,
+    on: date,
+    items: list[DueItem] | None = None,
 ) -> list[DomainEvent]:
     """Announce and withdraw amounts due and paid-before-sale candidates; their entries.
 
-    ``on`` dates withdrawals (when the payment changed on the platform). The returned
-    events go to the outbox in the same commit as the portfolio.
+    ``on`` dates withdrawals (when the payment changed on the platform); ``items`` are the
+    amounts due now, when the caller computed them already. The returned events go to
+    the outbox in the same commit as the portfolio.
     """
     if portfolio.closing is None:
         return []
     events: list[DomainEvent] = []
-    dues = settle_announcements(portfolio, amounts_due(portfolio, ledger, terms), on)
+    due = amounts_due(portfolio, ledger, terms) if items is None else items
+    dues = settle_announcements(portfolio, due, on)
     for held in dues.withdraw:
         events.append(
             AmountDueWithdrawn(

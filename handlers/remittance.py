@@ -31,8 +31,9 @@ def owe_buyer(uow: UnitOfWork, tenant: str, on: date) -> int:
     ledger, due = uow.ledger.load(tenant), 0
     for portfolio in closed:
         agreement = uow.agreements.get(portfolio.agreement_id)
-        due += len(amounts_due(portfolio, ledger, agreement.remittance))
-        events = settle_after_sale(portfolio, ledger, agreement.remittance, on)
+        items = amounts_due(portfolio, ledger, agreement.remittance)
+        due += len(items)
+        events = settle_after_sale(portfolio, ledger, agreement.remittance, on, items)
         if not events:
             continue
         for event in events:
