@@ -15,6 +15,8 @@ __all__ = [
     "PortfolioClosed",
     "PortfolioCut",
     "PutbackAccepted",
+    "PutbackCandidateFound",
+    "PutbackCandidateWithdrawn",
     "PutbackRejected",
     "PutbackRequested",
     "ReceivableRemoved",
@@ -102,6 +104,46 @@ class AmountDueWithdrawn(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PutbackCandidateFound(DomainEvent):
+    """A sold receivable the buyer may put back: a fact from before the sale came to light.
+
+    ``reason`` is the put-back reason it supports (``paid_before_sale`` for a payment
+    dated by cut-off and recorded after the close, ``bankruptcy`` … for a flag whose
+    fact predates the closing); ``source`` names the payment or flag.
+    """
+
+    receivable_id: str
+    reason: str
+    source: str
+    fact_date: date
+    found_on: date | None  # when it was recorded (a payment); unknown for a flag
+    amount: Money | None = None
+    edition: int = 0
+
+    def _key(self) -> str:
+        key = f"{self.receivable_id}:{self.source}"
+        if self.amount is not None:
+            key = f"{key}:{self.amount.amount}"
+        return f"{key}:{self.edition}" if self.edition else key
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutbackCandidateWithdrawn(DomainEvent):
+    """A candidate is one no more: the payment behind it was voided, deleted or changed."""
+
+    receivable_id: str
+    reason: str
+    source: str
+    amount: Money | None
+    edition: int
+    withdrawn_on: date
+
+    def _key(self) -> str:
+        amount = f":{self.amount.amount}" if self.amount is not None else ""
+        return f"{self.receivable_id}:{self.source}{amount}:{self.edition}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PutbackRequested(DomainEvent):
     """The buyer asked to return a receivable; the rules passed, a decision is due."""
 
@@ -159,6 +201,10 @@ class JournalEntryRequested(DomainEvent):
     entry_date: date
     memo: str
     lines: tuple[tuple[str, str, str, str | None], ...]  # account, debit, credit, customer
+    receivables: tuple[tuple[str, str, str, str], ...] = ()
+    """The receivable lines split by invoice: customer, receivable, debit, credit. The
+    connector applies them to the invoices (a sold invoice closed, a reinstated one
+    reopened at the refund)."""
 
     def _key(self) -> str:
         return self.entry_id

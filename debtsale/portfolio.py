@@ -42,6 +42,7 @@ from debtsale.statute import StatuteTable
 
 __all__ = [
     "Adjustment",
+    "AnnouncedCandidate",
     "AnnouncedDue",
     "Portfolio",
     "PortfolioLine",
@@ -107,6 +108,26 @@ class AnnouncedDue:
     due_on: date
     edition: int = 0
     withdrawn: bool = False
+    withdrawn_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncedCandidate:
+    """A payment dated by cut-off that the sale did not see, as last announced.
+
+    It makes its receivable a *paid before sale* put-back candidate, and its journal
+    entry moves the platform's receivable credit against the loss on sale. Editions and
+    withdrawals work as for ``AnnouncedDue``.
+    """
+
+    receivable_id: str
+    source: str
+    amount: Money
+    paid_on: date
+    recorded_on: date
+    edition: int = 0
+    withdrawn: bool = False
+    withdrawn_on: date | None = None
 
 
 @dataclass
@@ -129,6 +150,7 @@ class PortfolioLine:
     accounted_at_close: dict[str, tuple[Treatment, Money]] = field(default_factory=dict)
     replaces: str | None = None
     returned_on: date | None = None  # put back or replaced: later payments are the seller's
+    days_past_due: int | None = None  # at the cut-off (at the decision, for a replacement)
 
     @property
     def currency(self) -> str:
@@ -178,6 +200,7 @@ class Portfolio:
     putbacks: dict[str, PutbackRecord] = field(default_factory=dict)
     remittances: dict[str, Remittance] = field(default_factory=dict)
     announced_dues: dict[str, AnnouncedDue] = field(default_factory=dict)
+    announced_candidates: dict[str, AnnouncedCandidate] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
     version: int = field(default=0, compare=False)
     """The store's version of this portfolio when it was read (0: never stored). The store
@@ -232,6 +255,7 @@ class Portfolio:
                 face_at_cutoff=receivable.face_on(cutoff),
                 rate=verdict.rate,
                 cohort=verdict.segment.cohort,
+                days_past_due=receivable.days_past_due(cutoff),
                 counted_at_cutoff={
                     a.key: a.amount for a in receivable.applications if a.effective <= cutoff
                 },
@@ -594,8 +618,13 @@ class Portfolio:
         collections: Money | None = None,
         replacement: tuple[Receivable, str] | None = None,
         note: str = "",
+        reinstate: bool = False,
     ) -> PutbackDecision:
-        """Accept (refund, or replace with ``(receivable, customer_id)``) or decline."""
+        """Accept (refund, or replace with ``(receivable, customer_id)``) or decline.
+
+        ``reinstate``: the seller pursues the refunded receivable itself, so it is booked
+        back at the refund (DOMAIN: "reinstate it at the refund amount, not at face").
+        """
         record = self.putbacks.get(request_id)
         if record is None:
             raise RuleViolation("putback.known", f"no put-back request {request_id}")
@@ -622,7 +651,11 @@ class Portfolio:
         if cap:
             raise RuleViolation("putback.cap", cap)
         record.decision = PutbackDecision(
-            request_id, PutbackStatus.ACCEPTED, refund=refund, decided_on=decided_on
+            request_id,
+            PutbackStatus.ACCEPTED,
+            refund=refund,
+            decided_on=decided_on,
+            reinstated=reinstate and not refund.is_zero,
         )
         line.move(S.PUT_BACK)
         line.returned_on = decided_on
@@ -671,6 +704,7 @@ class Portfolio:
             counted_at_cutoff={},
             state=S.SOLD,
             final_face=face,
+            days_past_due=substitute.days_past_due(decided_on),
             price=Money.zero(self.currency),
             allowance=Money.zero(self.currency),
             accounted_at_close={

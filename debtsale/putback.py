@@ -53,6 +53,7 @@ class PutbackDecision:
     refund: Money | None = None
     replacement_id: str | None = None
     decided_on: date | None = None
+    reinstated: bool = False  # refunded and booked back at the refund, to pursue it again
 
 
 @dataclass

@@ -14,9 +14,17 @@ from debtsale.calendar import add_business_days
 from debtsale.ledger import Application, Ledger
 from debtsale.lifecycle import ReceivableState
 from debtsale.money import Money, total
-from debtsale.portfolio import AnnouncedDue, Portfolio, PortfolioLine, Remittance, Treatment
+from debtsale.portfolio import (
+    AnnouncedCandidate,
+    AnnouncedDue,
+    Portfolio,
+    PortfolioLine,
+    Remittance,
+    Treatment,
+)
 
 __all__ = [
+    "CandidateSettlement",
     "DueItem",
     "DueSettlement",
     "PaidBeforeSale",
@@ -25,6 +33,7 @@ __all__ = [
     "collections_on",
     "paid_before_sale",
     "settle_announcements",
+    "settle_candidates",
 ]
 
 _RETURNED = (ReceivableState.PUT_BACK, ReceivableState.REPLACED)
@@ -95,13 +104,19 @@ def amounts_due(portfolio: Portfolio, ledger: Ledger, terms: RemittanceTerms) ->
     return sorted(items, key=lambda i: (i.due_on, i.receivable_id, i.source))
 
 
-def paid_before_sale(portfolio: Portfolio, ledger: Ledger) -> list[PaidBeforeSale]:
-    """Payments dated on or before cut-off that the close did not see (recorded later)."""
+def paid_before_sale(
+    portfolio: Portfolio, ledger: Ledger, *, returned: bool = False
+) -> list[PaidBeforeSale]:
+    """Payments dated on or before cut-off that the close did not see (recorded later).
+
+    Receivables already put back or replaced are left out unless ``returned``: they are
+    no longer candidates, though their payment still was the seller's.
+    """
     if portfolio.closing is None:
         return []
     found = []
     for line in portfolio.sold_lines():
-        if line.state in _RETURNED:
+        if line.state in _RETURNED and not returned:
             continue
         receivable = ledger.receivable(line.receivable_id)
         if receivable is None:
@@ -138,12 +153,14 @@ def _due_key(receivable_id: str, source: str) -> str:
     return f"{receivable_id}|{source}"
 
 
-def settle_announcements(portfolio: Portfolio, items: list[DueItem]) -> DueSettlement:
+def settle_announcements(
+    portfolio: Portfolio, items: list[DueItem], on: date | None = None
+) -> DueSettlement:
     """Bring ``portfolio.announced_dues`` in line with ``items`` (the amounts due now).
 
     A payment no longer due (voided, deleted, returned) or due at another amount is
-    withdrawn; one due and not (or no longer) announced is announced, under the next
-    edition if it was before. Order-independent: the same facts give the same state.
+    withdrawn (``on``); one due and not (or no longer) announced is announced, under the
+    next edition if it was before. Order-independent: the same facts give the same state.
     """
     current = {_due_key(i.receivable_id, i.source): i for i in items}
     announce: list[AnnouncedDue] = []
@@ -152,7 +169,7 @@ def settle_announcements(portfolio: Portfolio, items: list[DueItem]) -> DueSettl
         item = current.get(key)
         if not held.withdrawn and (item is None or item.amount != held.amount):
             withdraw.append(held)
-            portfolio.announced_dues[key] = replace(held, withdrawn=True)
+            portfolio.announced_dues[key] = replace(held, withdrawn=True, withdrawn_on=on)
     for key, item in sorted(current.items()):
         previous = portfolio.announced_dues.get(key)
         if previous is not None and not previous.withdrawn:
@@ -168,3 +185,47 @@ def settle_announcements(portfolio: Portfolio, items: list[DueItem]) -> DueSettl
         portfolio.announced_dues[key] = announced
         announce.append(announced)
     return DueSettlement(announce, withdraw)
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSettlement:
+    """Paid-before-sale candidates to announce and to withdraw."""
+
+    announce: list[AnnouncedCandidate]
+    withdraw: list[AnnouncedCandidate]
+
+
+def settle_candidates(
+    portfolio: Portfolio, found: list[PaidBeforeSale], on: date | None = None
+) -> CandidateSettlement:
+    """Bring ``portfolio.announced_candidates`` in line with the payments ``found`` now.
+
+    Like ``settle_announcements``: a payment voided, deleted or changed is withdrawn, a
+    new (or returning) one announced under its next edition. ``found`` should include
+    returned receivables (``paid_before_sale(..., returned=True)``): putting a receivable
+    back does not undo that its payment was the seller's.
+    """
+    current = {_due_key(f.receivable_id, f.source): f for f in found}
+    announce: list[AnnouncedCandidate] = []
+    withdraw: list[AnnouncedCandidate] = []
+    held_all = portfolio.announced_candidates
+    for key, held in sorted(held_all.items()):
+        item = current.get(key)
+        if not held.withdrawn and (item is None or item.amount != held.amount):
+            withdraw.append(held)
+            held_all[key] = replace(held, withdrawn=True, withdrawn_on=on)
+    for key, item in sorted(current.items()):
+        previous = held_all.get(key)
+        if previous is not None and not previous.withdrawn:
+            continue
+        announced = AnnouncedCandidate(
+            receivable_id=item.receivable_id,
+            source=item.source,
+            amount=item.amount,
+            paid_on=item.paid_on,
+            recorded_on=item.recorded_on,
+            edition=0 if previous is None else previous.edition + 1,
+        )
+        held_all[key] = announced
+        announce.append(announced)
+    return CandidateSettlement(announce, withdraw)

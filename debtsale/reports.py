@@ -10,11 +10,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from debtsale.ledger import Ledger
 from debtsale.lifecycle import ReceivableState
 from debtsale.money import Money, total
-from debtsale.portfolio import Portfolio
+from debtsale.portfolio import AnnouncedDue, Portfolio
 from debtsale.putback import PutbackStatus
-from debtsale.remittance import DueItem
+from debtsale.remittance import DueItem, paid_before_sale
 
 __all__ = [
     "AmountsDueReport",
@@ -63,11 +64,21 @@ class ReconciliationLine:
     final_face: Money
     price: Money
     owed_to_buyer: Money
+    days_past_due: int | None  # at the cut-off
+    age_bucket: str
+    rate: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationReport:
-    """The final reconciliation of a closed portfolio; totals tie to the lines."""
+    """The final reconciliation of a portfolio; totals tie out to the lines.
+
+    Before the close nothing is sold: ``sold`` is 0 and ``in_portfolio`` counts what the
+    cut holds; the loss on sale exists from the close on. ``loss_on_sale`` is rule 7 as
+    booked at close; ``loss_on_sale_to_date`` adds what was booked against it since:
+    refunds not reinstated and replacements given away, less payments dated by cut-off
+    that were recorded only after the close (the sale had credited them as receivable).
+    """
 
     portfolio_id: str
     agreement_id: str
@@ -75,6 +86,11 @@ class ReconciliationReport:
     closing: date | None
     currency: str
     lines: tuple[ReconciliationLine, ...]
+    loss_on_sale: Money | None = None
+    refunds: Money | None = None
+    refunds_reinstated: Money | None = None
+    replacements: Money | None = None
+    paid_before_sale: Money | None = None
 
     _derived = (
         "face_at_cutoff",
@@ -84,6 +100,9 @@ class ReconciliationReport:
         "owed_to_buyer",
         "sold",
         "removed",
+        "in_portfolio",
+        "net_proceeds",
+        "loss_on_sale_to_date",
     )
 
     def _sum(self, name: str) -> Money:
@@ -116,7 +135,9 @@ class ReconciliationReport:
 
     @property
     def sold(self) -> int:
-        """Receivables sold."""
+        """Receivables sold (none before the close)."""
+        if self.closing is None:
+            return 0
         return sum(1 for line in self.lines if not line.final_face.is_zero)
 
     @property
@@ -124,9 +145,41 @@ class ReconciliationReport:
         """Receivables removed before closing."""
         return sum(1 for line in self.lines if line.final_face.is_zero)
 
+    @property
+    def in_portfolio(self) -> int:
+        """Receivables cut and not removed, while the portfolio is not closed yet."""
+        if self.closing is not None:
+            return 0
+        return sum(1 for line in self.lines if not line.final_face.is_zero)
+
+    @property
+    def net_proceeds(self) -> Money | None:
+        """Rule 7: price − refunds (from the close on)."""
+        if self.closing is None or self.refunds is None:
+            return None
+        return self.price - self.refunds
+
+    @property
+    def loss_on_sale_to_date(self) -> Money | None:
+        """The loss on sale the books hold now (see the class docstring)."""
+        if self.loss_on_sale is None:
+            return None
+        zero = Money.zero(self.currency)
+        return (
+            self.loss_on_sale
+            + (self.refunds or zero)
+            - (self.refunds_reinstated or zero)
+            + (self.replacements or zero)
+            - (self.paid_before_sale or zero)
+        )
+
     @classmethod
-    def of(cls, portfolio: Portfolio) -> ReconciliationReport:
-        """The reconciliation of ``portfolio`` as it was sold (replacements excluded)."""
+    def of(cls, portfolio: Portfolio, ledger: Ledger | None = None) -> ReconciliationReport:
+        """The reconciliation of ``portfolio`` as it was sold (replacements excluded).
+
+        With the tenant's ``ledger``: days past due for lines cut before they were kept,
+        and the payments dated by cut-off recorded after the close.
+        """
         zero = Money.zero(portfolio.currency)
         lines = []
         for receivable_id, line in sorted(portfolio.lines.items()):
@@ -136,6 +189,11 @@ class ReconciliationReport:
                 price = line.price
             else:  # removed (nothing), or not closed yet (the price at cut-off so far)
                 price = zero if line.state is ReceivableState.REMOVED else line.price_at_cutoff
+            days = line.days_past_due
+            if days is None and ledger is not None:
+                receivable = ledger.receivable(receivable_id)
+                if receivable is not None and receivable.removal is None:
+                    days = receivable.days_past_due(portfolio.cutoff)
             lines.append(
                 ReconciliationLine(
                     receivable_id=receivable_id,
@@ -148,8 +206,31 @@ class ReconciliationReport:
                     final_face=line.face_at_cutoff + line.face_adjustments,
                     price=price,
                     owed_to_buyer=line.owed_to_buyer_at_close,
+                    days_past_due=days,
+                    age_bucket=line.cohort[0],
+                    rate=line.rate,
                 )
             )
+        if portfolio.closing is None:
+            return cls(
+                portfolio.id,
+                portfolio.agreement_id,
+                portfolio.cutoff,
+                None,
+                portfolio.currency,
+                tuple(lines),
+            )
+        accepted = [
+            r.decision
+            for r in portfolio.putbacks.values()
+            if r.decision.status is PutbackStatus.ACCEPTED
+        ]
+        given = [
+            portfolio.lines[d.replacement_id].final_face
+            for d in accepted
+            if d.replacement_id is not None and d.replacement_id in portfolio.lines
+        ]
+        early = paid_before_sale(portfolio, ledger, returned=True) if ledger is not None else []
         return cls(
             portfolio.id,
             portfolio.agreement_id,
@@ -157,6 +238,16 @@ class ReconciliationReport:
             portfolio.closing,
             portfolio.currency,
             tuple(lines),
+            loss_on_sale=portfolio.loss_on_sale,
+            refunds=portfolio.refunds,
+            refunds_reinstated=total(
+                (d.refund for d in accepted if d.reinstated and d.refund is not None),
+                portfolio.currency,
+            ),
+            replacements=total((f for f in given if f is not None), portfolio.currency),
+            paid_before_sale=total((p.amount for p in early), portfolio.currency)
+            if ledger is not None
+            else None,
         )
 
     def csv_rows(self) -> Iterable[list[str]]:
@@ -172,6 +263,9 @@ class ReconciliationReport:
             "final_face",
             "price",
             "owed_to_buyer",
+            "days_past_due",
+            "age_bucket",
+            "rate",
             "currency",
         ]
         for line in self.lines:
@@ -186,19 +280,30 @@ class ReconciliationReport:
                 str(line.final_face.amount),
                 str(line.price.amount),
                 str(line.owed_to_buyer.amount),
+                "" if line.days_past_due is None else str(line.days_past_due),
+                line.age_bucket,
+                str(line.rate),
                 self.currency,
             ]
+        counted = (
+            f"{self.sold} sold / {self.removed} removed"
+            if self.closing is not None
+            else f"{self.in_portfolio} in portfolio (not closed) / {self.removed} removed"
+        )
         yield [
             "TOTAL",
             "",
             "",
-            f"{self.sold} sold / {self.removed} removed",
+            counted,
             "",
             str(self.face_at_cutoff.amount),
             str(self.adjustments.amount),
             str(self.final_face.amount),
             str(self.price.amount),
             str(self.owed_to_buyer.amount),
+            "",
+            "",
+            "",
             self.currency,
         ]
 
@@ -269,6 +374,9 @@ class AmountsDueReport:
     currency: str
     items: tuple[DueItem, ...]
     remitted: Money
+    withdrawn: tuple[AnnouncedDue, ...] = ()
+    """Amounts announced as due and withdrawn since (their payment voided, deleted or
+    changed), listed so the statement explains every announcement the buyer saw."""
 
     _derived = ("due", "due_now", "outstanding")
 
@@ -291,4 +399,11 @@ class AmountsDueReport:
     @classmethod
     def of(cls, portfolio: Portfolio, items: Iterable[DueItem], as_of: date) -> AmountsDueReport:
         """The statement of ``portfolio`` on ``as_of``."""
-        return cls(portfolio.id, as_of, portfolio.currency, tuple(items), portfolio.remitted)
+        withdrawn = tuple(
+            held
+            for _, held in sorted(portfolio.announced_dues.items())
+            if held.withdrawn and (held.withdrawn_on is None or held.withdrawn_on <= as_of)
+        )
+        return cls(
+            portfolio.id, as_of, portfolio.currency, tuple(items), portfolio.remitted, withdrawn
+        )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -26,10 +27,11 @@ from debtsale.changes import (
     PostalAddress,
     Version,
 )
-from debtsale.ledger import Ledger
+from debtsale.events import JournalEntryRequested
+from debtsale.ledger import ApplicationKind, Ledger
 from debtsale.money import Money
 
-__all__ = ["SAMPLE_AGREEMENT_TOML", "LedgerBuilder", "sample_agreement", "usd"]
+__all__ = ["SAMPLE_AGREEMENT_TOML", "Books", "LedgerBuilder", "books", "sample_agreement", "usd"]
 
 
 def usd(amount: str | int | Decimal) -> Money:
@@ -203,3 +205,52 @@ class LedgerBuilder:
                 into_id=into_id,
             )
         )
+
+
+@dataclass
+class Books:
+    """A general ledger in miniature: balances by account role, AR by customer (debit +)."""
+
+    accounts: dict[str, Money]
+    receivable: dict[str, Money]
+
+    def balance(self, account: str, currency: str = "USD") -> Money:
+        """The account's balance, debit positive (zero if never posted)."""
+        return self.accounts.get(account, Money.zero(currency))
+
+    def customer(self, customer_id: str, currency: str = "USD") -> Money:
+        """What the customer owes per Accounts Receivable."""
+        return self.receivable.get(customer_id, Money.zero(currency))
+
+
+def books(ledger: Ledger, entries: Iterable[JournalEntryRequested], currency: str = "USD") -> Books:
+    """The books after the platform's own bookings and forwardflow's entries.
+
+    The platform books what the ledger's facts say: an invoice Dr AR (customer) / Cr
+    ``revenue``; a payment applied to it Dr ``cash`` / Cr AR; a credit Dr ``revenue`` /
+    Cr AR. forwardflow's entries (``JournalEntryRequested``) are added line by line, so a
+    test can check that the two together tie out, as an accountant would.
+    """
+    zero = Money.zero(currency)
+    accounts: dict[str, Money] = {}
+    receivable: dict[str, Money] = {}
+
+    def post(account: str, amount: Money, customer: str | None = None) -> None:
+        accounts[account] = accounts.get(account, zero) + amount
+        if account == "accounts_receivable":
+            assert customer, "a receivable line names its customer"
+            receivable[customer] = receivable.get(customer, zero) + amount
+
+    for item in ledger.receivables():
+        if item.removal is not None:
+            continue
+        post("accounts_receivable", item.original, item.customer_id)
+        post("revenue", -item.original)
+        for application in item.applications:
+            paid = application.kind is ApplicationKind.PAYMENT
+            post("cash" if paid else "revenue", application.amount)
+            post("accounts_receivable", -application.amount, item.customer_id)
+    for entry in entries:
+        for account, debit, credit, customer in entry.lines:
+            post(account, Money.of(debit, currency) - Money.of(credit, currency), customer)
+    return Books(accounts, receivable)

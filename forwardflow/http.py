@@ -27,6 +27,7 @@ from connectors.quickbooks.webhook import webhook_endpoint
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.metrics import Metrics
+from forwardflow.postings import posting_problems
 from forwardflow.quickbooks import (
     PLATFORM,
     auth_client,
@@ -109,11 +110,18 @@ def http_app(app: Forwardflow, broker: NatsBroker, metrics: Metrics | None = Non
                 expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
                 if expires <= datetime.now(UTC):
                     failing.append(f"quickbooks {company['company_id']}: reconnect (token expired)")
+            # journal entries not in the books: named here, but the service stays ready, as
+            # re-authorising the company (through this very service) is what posts them
+            attention = await asyncio.to_thread(posting_problems, app)
         except Exception as error:  # any failure means not ready; say which part
             failing.append(f"database: {type(error).__name__}")
+            attention = []
+        extra = {"attention": attention} if attention else {}
         if failing:
-            return JSONResponse({"status": "not ready", "failing": failing}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse(
+                {"status": "not ready", "failing": failing, **extra}, status_code=503
+            )
+        return JSONResponse({"status": "ready", **extra})
 
     async def metrics_page(request: Request) -> Response:
         if metrics is None:

@@ -23,7 +23,7 @@ from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.clock import today
-from forwardflow.store.tables import deliveries
+from forwardflow.store.tables import deliveries, platform_postings
 
 __all__ = ["Metrics"]
 
@@ -69,6 +69,12 @@ class Metrics:
         self.dead_letters = Gauge(
             "forwardflow_dead_letters", "Messages in the dead-letter stream", registry=r
         )
+        self.journal_entries = Gauge(
+            "forwardflow_journal_entries",
+            "Journal entries sent to platforms, by state (blocked and unapplied need action)",
+            ["state"],
+            registry=r,
+        )
         self.platform_calls = Gauge(
             "forwardflow_platform_calls",
             "Calls to accounting platforms, by outcome",
@@ -107,6 +113,9 @@ class Metrics:
                 )
                 refunds += float(portfolio.refunds.amount)
                 remitted += float(portfolio.remitted.amount)
+            postings = uow.connection.execute(
+                select(platform_postings.c.state, func.count()).group_by(platform_postings.c.state)
+            ).all()
             receipts = uow.connection.execute(
                 select(deliveries.c.status, func.count(), func.sum(deliveries.c.attempts)).group_by(
                     deliveries.c.status
@@ -125,6 +134,10 @@ class Metrics:
             self.deliveries.labels(status).set(count)
             attempts += int(tried or 0)
         self.delivery_attempts.set(attempts)
+        for state in ("posted", "applied", "blocked", "unapplied"):
+            self.journal_entries.labels(state).set(0)
+        for state, count in postings:
+            self.journal_entries.labels(state).set(count)
         for outcome, count in CALLS.items():
             self.platform_calls.labels(outcome).set(count)
 

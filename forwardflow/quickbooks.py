@@ -20,6 +20,7 @@ from sqlalchemy import Table, delete, select, update
 
 from connectors.quickbooks.cdc import CatchUp, backfill, catch_up
 from connectors.quickbooks.client import (
+    AuthorizationError,
     PlatformError,
     QuickBooksApi,
     Tokens,
@@ -27,11 +28,14 @@ from connectors.quickbooks.client import (
 )
 from connectors.quickbooks.fetch import changes_for_notice, tenant_of
 from connectors.quickbooks.schemas import ChangeNotice
-from connectors.quickbooks.writeback import post_journal_entry
+from connectors.quickbooks.writeback import Applied, Posted, apply_entries, post_journal_entry
 from debtsale.changes import LedgerChange
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.envelope import EVENT_ID, MSG_ID, ledger_message
+from forwardflow.postings import APPLY_EVENT, ENTRY_EVENT, PostingState, postings_of, requeue
+from forwardflow.postings import mark as mark_posting
+from forwardflow.postings import record as record_posting
 from forwardflow.secrets import secret_box
 from forwardflow.store.tables import (
     platform_checkpoints,
@@ -45,6 +49,7 @@ __all__ = [
     "SqlPaymentLinks",
     "SqlTokenStore",
     "api_for",
+    "apply_posted_event",
     "auth_client",
     "backfill_company",
     "catch_up_company",
@@ -95,7 +100,7 @@ class SqlTokenStore:
                 )
             ).first()
         if row is None:
-            raise PlatformError(f"QuickBooks company {realm_id} is not connected")
+            raise AuthorizationError(f"QuickBooks company {realm_id} is not connected")
         data = json.loads(self._box.open(row.tokens, f"{PLATFORM}:{realm_id}"))
         return Tokens(
             data["access_token"],
@@ -165,8 +170,10 @@ class SqlTokenStore:
 
 
 def store_company(app: Forwardflow, realm_id: str, tokens: Tokens) -> None:
-    """Remember a company connected through the OAuth flow."""
+    """Remember a company connected through the OAuth flow; what was held for it goes out."""
     SqlTokenStore(app).connect(realm_id, tokens)
+    if held := requeue(app, PLATFORM, realm_id):
+        log.info("re-authorised realm=%s: %d journal entries queued again", realm_id, held)
 
 
 def companies(app: Forwardflow) -> list[dict[str, Any]]:
@@ -229,6 +236,7 @@ def api_for(app: Forwardflow, realm_id: str) -> QuickBooksApi:
         SqlTokenStore(app),
         minor_version=settings.minor_version,
         api_base_url=settings.api_base_url,
+        per_minute=settings.calls_per_minute,
     )
 
 
@@ -367,16 +375,28 @@ def realm_of(tenant: str) -> str | None:
     return tenant.removeprefix("qbo-") if tenant.startswith("qbo-") else None
 
 
+def _journal_event(body: bytes, name: str) -> dict[str, Any]:
+    """The data of a journal event; one without an entry and a portfolio is malformed."""
+    try:
+        data = dict(json.loads(body)["data"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DomainError("event.shape", f"not a {name} event: {error}") from None
+    if not data.get("entry_id") or not data.get("portfolio_id"):
+        raise DomainError("event.shape", f"not a {name} event: no entry_id or portfolio_id")
+    return data
+
+
 async def post_journal_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
     """Post a JournalEntryRequested event to its company; (posted, event id).
 
-    Entries of portfolios whose ledger is not a QuickBooks company are not posted.
+    Entries of portfolios whose ledger is not a QuickBooks company are not posted. One the
+    company's authorisation stops (refresh refused, still unauthorised, disconnected) is
+    held, not dead-lettered: recorded as blocked, shown by ``status`` and ``/readyz``, and
+    posted again when the company is re-authorised. A posted entry is recorded, and one
+    with receivable lines queued to be applied to its invoices.
     """
-    try:
-        data = json.loads(body)["data"]
-        entry_id, portfolio_id = str(data["entry_id"]), str(data["portfolio_id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise DomainError("event.shape", f"not a JournalEntryRequested event: {error}") from None
+    data = _journal_event(body, ENTRY_EVENT)
+    entry_id, portfolio_id = str(data["entry_id"]), str(data["portfolio_id"])
     event_id = f"JournalEntryRequested:{portfolio_id}:{entry_id}"
     with app.unit_of_work() as uow:
         portfolio = uow.portfolios.get(portfolio_id)
@@ -389,7 +409,72 @@ async def post_journal_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
         )
     except TransientPlatformError:
         raise
+    except AuthorizationError as error:
+        await asyncio.to_thread(
+            record_posting, app, PLATFORM, realm, data, PostingState.BLOCKED, problem=str(error)
+        )
+        log.warning("journal entry held entry=%s realm=%s: not authorised", entry_id, realm)
+        return False, event_id
     except PlatformError as error:
+        await asyncio.to_thread(
+            record_posting, app, PLATFORM, realm, data, PostingState.BLOCKED, problem=str(error)
+        )
         raise DomainError("quickbooks.refused", str(error)) from None
+    state = PostingState.POSTED if data.get("receivables") else PostingState.APPLIED
+    await asyncio.to_thread(record_posting, app, PLATFORM, realm, data, state, platform_id=qbo_id)
     log.info("journal entry entry=%s qbo_id=%s posted=%s", entry_id, qbo_id, posted)
+    return True, event_id
+
+
+def _apply(app: Forwardflow, realm: str, portfolio_id: str, customers: list[str]) -> Applied:
+    """Rewrite the customers' applications from every entry of the portfolio in the books."""
+    posted = [
+        Posted(p.platform_id, str(p.entry["entry_date"]), p.entry.get("receivables", []))
+        for p in postings_of(app, PLATFORM, realm, portfolio_id)
+        if p.platform_id is not None and p.state != PostingState.BLOCKED
+    ]
+    return apply_entries(api_for(app, realm), portfolio_id, customers, posted)
+
+
+async def apply_posted_event(app: Forwardflow, body: bytes) -> tuple[bool, str]:
+    """Apply a posted entry's receivable lines to the invoices they concern; (done, id).
+
+    See ``connectors.quickbooks.writeback``: one zero-total payment per portfolio and
+    customer, rewritten from all of forwardflow's entries for them. Held like a posting
+    when the company is not authorised.
+    """
+    data = _journal_event(body, APPLY_EVENT)
+    entry_id, portfolio_id = str(data["entry_id"]), str(data["portfolio_id"])
+    realm = str(data.get("company_id", ""))
+    event_id = f"{APPLY_EVENT}:{portfolio_id}:{entry_id}"
+    if data.get("platform") != PLATFORM or not realm:
+        return False, event_id
+    customers = [str(c) for c in data.get("customers", [])]
+    try:
+        done = await asyncio.to_thread(_apply, app, realm, portfolio_id, customers)
+    except TransientPlatformError:
+        raise
+    except PlatformError as error:
+        await asyncio.to_thread(
+            mark_posting, app, PLATFORM, realm, entry_id, PostingState.UNAPPLIED, str(error)
+        )
+        if isinstance(error, AuthorizationError):
+            log.warning("application held entry=%s realm=%s: not authorised", entry_id, realm)
+            return False, event_id
+        raise DomainError("quickbooks.refused", str(error)) from None
+    if done.refused:  # kept as a problem; the next entry for the customer tries again
+        problem = "; ".join(f"customer {c}: {why}" for c, why in sorted(done.refused.items()))
+        await asyncio.to_thread(
+            mark_posting, app, PLATFORM, realm, entry_id, PostingState.UNAPPLIED, problem
+        )
+        log.warning("application refused entry=%s realm=%s", entry_id, realm)
+        return False, event_id
+    await asyncio.to_thread(mark_posting, app, PLATFORM, realm, entry_id, PostingState.APPLIED)
+    log.info(
+        "applied entry=%s realm=%s applications=%d waiting=%d",
+        entry_id,
+        realm,
+        len(done.made),
+        len(done.waiting),
+    )
     return True, event_id

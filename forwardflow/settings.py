@@ -148,6 +148,13 @@ class QuickBooksSettings(_Section):
     catch_up_minutes: float = Field(
         default=15.0, ge=0, description="How often change-data-capture runs; 0 turns it off."
     )
+    calls_per_minute: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Calls per minute to one company (Intuit allows 500); raise it only "
+        "against the emulator.",
+    )
     accounts: dict[str, str] = Field(
         default={
             "cash": "35",

@@ -7,6 +7,7 @@ from debtsale.errors import RuleViolation
 from debtsale.journal import sale_entry
 from debtsale.portfolio import Portfolio
 from debtsale.salefile import sale_file_summary, sold_rows
+from debtsale.settlement import flag_candidate_events
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 from handlers.remittance import settle_dues
@@ -58,6 +59,16 @@ def flag_receivable(uow: UnitOfWork, command: FlagReceivable) -> Outcome:
         if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
             return Outcome.DUPLICATE
         uow.flags.flag(command.tenant, command.receivable_id, command.reason, command.since)
+        for holder in uow.portfolios.holding(command.tenant, [command.receivable_id]):
+            portfolio = uow.portfolios.get(holder)  # a sold one: a put-back candidate now
+            for event in (
+                flag_candidate_events(
+                    portfolio, command.receivable_id, command.reason, command.since
+                )
+                if portfolio
+                else []
+            ):
+                uow.events.publish(event)
         uow.commit()
     return Outcome.APPLIED
 

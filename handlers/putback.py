@@ -89,6 +89,7 @@ def decide_putback(uow: UnitOfWork, command: DecidePutback) -> Outcome:
                 else None
             ),
             note=command.note,
+            reinstate=command.reinstate,
         )
         entries: list[DomainEvent] = []
         if not already and decision.status is PutbackStatus.ACCEPTED:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from debtsale.commands import RecordRemittance
-from debtsale.events import AmountDueToBuyer, AmountDueWithdrawn
-from debtsale.journal import due_withdrawn_entry, payment_after_sale_entry, remittance_entry
+from debtsale.journal import remittance_entry
 from debtsale.ledger import Ledger
 from debtsale.portfolio import Portfolio, Remittance
-from debtsale.remittance import amounts_due, settle_announcements
+from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
+from debtsale.settlement import settle_after_sale
 from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
 from handlers.ports import UnitOfWork
 
@@ -20,44 +20,22 @@ __all__ = ["record_remittance", "settle_dues"]
 def settle_dues(uow: UnitOfWork, portfolio: Portfolio, ledger: Ledger, on: date) -> bool:
     """Announce (or withdraw) what the seller owes the buyer of a closed portfolio, now.
 
-    Amounts due are derived from the facts (order-independent); the portfolio remembers
-    what it announced, so a voided, deleted or changed payment is withdrawn with a
-    reversing entry dated ``on``, and each announcement and withdrawal has an id of its
-    own. Runs in the unit of work of whatever changed the facts or the portfolio (a
-    payment, the close, a put-back decision), so what was announced always equals what
-    is due at every commit. ``ledger`` must be read after ``portfolio``. True when the
-    portfolio changed (the caller saves it).
+    Amounts due and paid-before-sale candidates are derived from the facts
+    (``debtsale.settlement``, order-independent) against what the portfolio announced, so
+    a voided, deleted or changed payment is withdrawn with a reversing entry dated ``on``,
+    and each announcement and withdrawal has an id of its own. Runs in the unit of work of
+    whatever changed the facts or the portfolio (a payment, the close, a put-back
+    decision), so what was announced always equals what is due at every commit.
+    ``ledger`` must be read after ``portfolio``. True when the portfolio changed (the
+    caller saves it).
     """
     if portfolio.closing is None:
         return False
     agreement = uow.agreements.get(portfolio.agreement_id)
-    settled = settle_announcements(portfolio, amounts_due(portfolio, ledger, agreement.remittance))
-    for held in settled.withdraw:
-        uow.events.publish(
-            AmountDueWithdrawn(
-                portfolio_id=portfolio.id,
-                receivable_id=held.receivable_id,
-                source=held.source,
-                amount=held.amount,
-                edition=held.edition,
-                withdrawn_on=on,
-            )
-        )
-        uow.events.publish(due_withdrawn_entry(portfolio, held, on).as_event(portfolio.id))
-    for held in settled.announce:
-        uow.events.publish(
-            AmountDueToBuyer(
-                portfolio_id=portfolio.id,
-                receivable_id=held.receivable_id,
-                source=held.source,
-                amount=held.amount,
-                received_on=held.received_on,
-                due_on=held.due_on,
-                edition=held.edition,
-            )
-        )
-        uow.events.publish(payment_after_sale_entry(portfolio, held).as_event(portfolio.id))
-    return bool(settled.announce or settled.withdraw)
+    events = settle_after_sale(portfolio, ledger, agreement.remittance, on)
+    for event in events:
+        uow.events.publish(event)
+    return bool(events)
 
 
 def record_remittance(uow: UnitOfWork, command: RecordRemittance) -> Outcome:

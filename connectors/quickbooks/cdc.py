@@ -39,7 +39,7 @@ CDC_CAP = 1000
 ENTITIES = ("Customer", "Invoice", "Payment")
 _LOOKBACK = timedelta(days=30) - timedelta(minutes=10)
 _SKEW = timedelta(seconds=30)
-_MAPPERS: dict[str, Callable[[str, dict[str, Any], datetime], LedgerChange]] = {
+_MAPPERS: dict[str, Callable[[str, dict[str, Any], datetime], LedgerChange | None]] = {
     "Customer": customer_change,
     "Invoice": invoice_change,
     "Payment": payment_change,
@@ -136,7 +136,8 @@ def catch_up(
             log.info("CDC answer at the cap entity=%s: reading by windows", entity)
             rows = _windowed(api, entity, since, began, cap)
             report.windowed.append(entity)
-        changes = [_MAPPERS[entity](realm, row, began) for row in rows]
+        mapped = (_MAPPERS[entity](realm, row, began) for row in rows)
+        changes = [change for change in mapped if change is not None]  # not its own writes
         publish(changes)
         if entity == "Payment":
             for row in rows:
@@ -186,7 +187,8 @@ def backfill(
     for chunk in _chunks(payment_ids, 100):  # one query per hundred, not a read each
         ids = ", ".join(f"'{int(pid)}'" for pid in chunk)  # ids are numeric in QuickBooks
         rows = api.query(_query("Payment", f"Id in ({ids})", 1, page))
-        send("Payment", [payment_change(realm, row, began) for row in rows])
+        mapped = (payment_change(realm, row, began) for row in rows)
+        send("Payment", [change for change in mapped if change is not None])
         for row in rows:
             links.remember(realm, str(row["Id"]), payment_invoice_ids(row))
     for entity in ENTITIES:

@@ -33,6 +33,7 @@ from connectors.quickbooks.schemas import qbo_json
 
 __all__ = [
     "CALLS",
+    "AuthorizationError",
     "PlatformError",
     "QuickBooksApi",
     "RateLimiter",
@@ -69,6 +70,11 @@ class TokenStore(Protocol):
 
 class PlatformError(Exception):
     """QuickBooks refused the call for a reason a retry will not fix."""
+
+
+class AuthorizationError(PlatformError):
+    """The company's authorisation is gone (refresh refused, still 401, not connected):
+    nothing works for it until it is connected again."""
 
 
 class TransientPlatformError(PlatformError):
@@ -137,7 +143,17 @@ CALLS: collections.Counter[str] = collections.Counter()
 """Calls to QuickBooks in this process, by outcome (ok, throttled, refreshed, error): metrics."""
 
 _REFRESH_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
-_LIMITERS: dict[str, RateLimiter] = collections.defaultdict(RateLimiter)
+_LIMITERS: dict[tuple[str, int], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _limiter(realm_id: str, per_minute: int) -> RateLimiter:
+    """One limiter per company (and limit) in this process, shared by every caller."""
+    with _LIMITERS_LOCK:
+        key = (realm_id, per_minute)
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(per_minute=per_minute)
+        return _LIMITERS[key]
 
 
 class QuickBooksApi:
@@ -153,6 +169,7 @@ class QuickBooksApi:
         api_base_url: str | None = None,
         throttle_wait_s: float = 60.0,
         throttle_attempts: int = 5,
+        per_minute: int = 500,
     ) -> None:
         self.realm_id = realm_id
         self._auth_client = auth_client
@@ -161,7 +178,7 @@ class QuickBooksApi:
         self._api_base_url = api_base_url
         self._throttle_wait_s = throttle_wait_s
         self._throttle_attempts = throttle_attempts
-        self._limiter = _LIMITERS[realm_id]
+        self._limiter = _limiter(realm_id, per_minute)
         self._auth_cached: AuthClient | None = None
 
     def _auth(self) -> AuthClient:
@@ -197,7 +214,7 @@ class QuickBooksApi:
             try:
                 auth.refresh(refresh_token=held.refresh_token)
             except AuthClientError as error:
-                raise PlatformError(
+                raise AuthorizationError(
                     f"QuickBooks refused to refresh the tokens of {self.realm_id} "
                     f"({error.status_code}): reconnect the company"
                 ) from None
@@ -235,7 +252,7 @@ class QuickBooksApi:
                     throttled += 1
                 elif code == 401 or (0 < code < 500 and "auth" in str(error.message).lower()):
                     if refreshed:
-                        raise PlatformError(
+                        raise AuthorizationError(
                             f"still unauthorised after a refresh: {error.message}"
                         ) from None
                     CALLS["refreshed"] += 1
@@ -295,6 +312,41 @@ class QuickBooksApi:
                         if isinstance(rows, list):
                             found.setdefault(name, []).extend(rows)
             return found
+
+        return self._call(work)
+
+    def save(
+        self,
+        entity: str,
+        body: dict[str, Any],
+        refresh: Callable[[], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Create (no ``Id``) or fully update (``Id`` + ``SyncToken``) an entity.
+
+        On a stale ``SyncToken`` (5010) ``refresh`` is asked for the body again, made
+        from a fresh read, and the write is retried once.
+        """
+        current = {"body": body}
+
+        def work(client: QuickBooks) -> dict[str, Any]:
+            data = qbo_json(current["body"])
+            if current["body"].get("Id"):
+                result: dict[str, Any] = client.update_object(entity, data)
+            else:
+                result = client.create_object(entity, data)
+            return dict(result[entity])
+
+        def on_stale() -> None:
+            if refresh is not None:
+                current["body"] = refresh()
+
+        return self._call(work, on_stale if refresh is not None else None)
+
+    def report(self, name: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """A report (``reports/TrialBalance`` …) as QuickBooks answers it."""
+
+        def work(client: QuickBooks) -> dict[str, Any]:
+            return dict(client.get_report(name, qs=params or {}))
 
         return self._call(work)
 

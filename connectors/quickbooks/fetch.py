@@ -16,6 +16,7 @@ from connectors.quickbooks.client import QuickBooksApi
 from connectors.quickbooks.mapping import (
     customer_change,
     invoice_change,
+    is_own_application,
     merge_change,
     payment_change,
     payment_invoice_ids,
@@ -74,12 +75,18 @@ def changes_for_notice(
     if notice.entity == "Payment":
         before = links.invoices(realm, notice.entity_id)
         raw = api.read("Payment", notice.entity_id)
-        if raw is None:
-            changes = [payment_change(realm, {"Id": notice.entity_id, "status": "Deleted"}, seen)]
-            now_paid: set[str] = set()
-        else:
-            changes = [payment_change(realm, raw, seen, voided=notice.operation == "voided")]
-            now_paid = set() if notice.operation == "voided" else payment_invoice_ids(raw)
+        if raw is not None and is_own_application(raw):
+            return Fetched([])  # forwardflow's own: the invoices' notices come on their own
+        deleted = {"Id": notice.entity_id, "status": "Deleted"}
+        change = (
+            payment_change(realm, deleted, seen)
+            if raw is None
+            else payment_change(realm, raw, seen, voided=notice.operation == "voided")
+        )
+        changes = [change] if change is not None else []
+        now_paid: set[str] = set()
+        if raw is not None and notice.operation != "voided":
+            now_paid = payment_invoice_ids(raw)
         changes += [_invoice(api, realm, i, seen) for i in sorted(before | now_paid)]
         return Fetched(changes, (realm, notice.entity_id, now_paid))
     if notice.entity == "Customer":

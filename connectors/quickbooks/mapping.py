@@ -4,8 +4,11 @@
   never overwrites a newer one downstream.
 - A voided transaction keeps its record with zero amounts (``PrivateNote`` "Voided");
   a deleted one comes back as ``status: "Deleted"`` with only its id.
-- Payments link to invoices through ``Line[].LinkedTxn``; a zero-total payment that
-  links a credit memo is that credit memo being applied.
+- Payments link to invoices through ``Line[].LinkedTxn``; a zero-total payment moves
+  no money: one that links a credit memo or a journal entry is that credit being
+  applied, and forwardflow's own (its ``PaymentRefNum`` is an ``FF`` number: the sale's
+  and later entries applied to the sold invoices) is no change to the ledger at all —
+  never a collection on a sold receivable, never a change of face.
 - Event ids are deterministic: realm, entity, id and version.
 """
 
@@ -17,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.quickbooks.schemas import QboCustomer, QboInvoice, QboPayment
+from connectors.quickbooks.writeback import is_forwardflow_number
 from debtsale.changes import (
     Allocation,
     CreditRecorded,
@@ -40,6 +44,7 @@ __all__ = [
     "credit_removed",
     "customer_change",
     "invoice_change",
+    "is_own_application",
     "merge_change",
     "payment_change",
     "payment_invoice_ids",
@@ -103,9 +108,20 @@ def invoice_change(realm: str, raw: dict[str, Any], seen_at: datetime) -> Ledger
     )
 
 
+def _own(payment: QboPayment) -> bool:
+    return payment.total == 0 and is_forwardflow_number(payment.ref_number)
+
+
+def is_own_application(raw: dict[str, Any]) -> bool:
+    """True for the zero-total payments forwardflow writes to apply its journal entries."""
+    return raw.get("status") != "Deleted" and _own(QboPayment.model_validate(raw))
+
+
 def payment_invoice_ids(raw: dict[str, Any]) -> set[str]:
     """The invoices a payment read says it pays (for forwardflow's own link store)."""
     payment = QboPayment.model_validate(raw)
+    if _own(payment):
+        return set()
     return {
         link.txn_id
         for line in payment.lines
@@ -116,8 +132,11 @@ def payment_invoice_ids(raw: dict[str, Any]) -> set[str]:
 
 def payment_change(
     realm: str, raw: dict[str, Any], seen_at: datetime, *, voided: bool = False
-) -> LedgerChange:
-    """The ledger change a payment read means: applied, voided, deleted or a credit applied."""
+) -> LedgerChange | None:
+    """The ledger change a payment read means: applied, voided, deleted or a credit applied.
+
+    None for forwardflow's own applications: they change nothing forwardflow tracks.
+    """
     payment = QboPayment.model_validate(raw)
     if payment.status == "Deleted":
         version = _deleted_version(payment.meta.last_updated_time, seen_at)
@@ -126,6 +145,8 @@ def payment_change(
             version=version,
             payment_id=payment.id,
         )
+    if _own(payment):
+        return None
     version = _version(payment.meta.last_updated_time, payment.sync_token, seen_at)
     if voided or _voided(payment.private_note, payment.total):
         return PaymentVoided(
@@ -142,6 +163,8 @@ def payment_change(
                 by_invoice[link.txn_id] += line.amount
             elif link.txn_type == "CreditMemo":
                 credits.append(link.txn_id)
+            elif link.txn_type == "JournalEntry":  # a journal credit applied (write-off …)
+                credits.append(f"JE-{link.txn_id}")
     if payment.customer is None or payment.txn_date is None:
         raise ValueError(f"payment {payment.id} has no customer or date")
     allocations = tuple(

@@ -122,6 +122,7 @@ class QboPayment(_Entity):
     customer: QboRef | None = Field(default=None, alias="CustomerRef")
     currency: QboRef | None = Field(default=None, alias="CurrencyRef")
     lines: list[QboLine] = Field(default=[], alias="Line")
+    ref_number: str | None = Field(default=None, alias="PaymentRefNum")
 
 
 class QboAddress(_Wire):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from intuitlib.client import AuthClient
 
-from connectors.quickbooks.client import PlatformError, QuickBooksApi, Tokens
+from connectors.quickbooks.client import AuthorizationError, QuickBooksApi, Tokens
 from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.oauth import authorization_url, exchange_code
@@ -33,7 +33,7 @@ class MemoryTokenStore:
 
     def load(self, realm_id: str) -> Tokens:
         if realm_id not in self.tokens:
-            raise PlatformError(f"company {realm_id} is not connected")
+            raise AuthorizationError(f"company {realm_id} is not connected")
         return self.tokens[realm_id]
 
     def save(self, realm_id: str, tokens: Tokens) -> None:

@@ -29,7 +29,7 @@ from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
-from forwardflow.quickbooks import fetch_notice, post_journal_event
+from forwardflow.quickbooks import apply_posted_event, fetch_notice, post_journal_event
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_HANDLER, handle_command
 
@@ -37,6 +37,7 @@ __all__ = [
     "PERMANENT_ERRORS",
     "build_broker",
     "ledger_backlog",
+    "register_application_subscriber",
     "register_command_subscriber",
     "register_delivery_subscriber",
     "register_journal_subscriber",
@@ -312,6 +313,26 @@ def register_journal_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     )
 
 
+def register_application_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
+    """Apply each posted entry's receivable lines to the invoices (sold ones closed)."""
+
+    async def process(body: bytes) -> tuple[Outcome, str]:
+        applied, event_id = await apply_posted_event(app, body)
+        return (Outcome.APPLIED if applied else Outcome.SKIPPED), event_id
+
+    _subscribe(
+        broker,
+        app,
+        stream=app.topology.stream("EVENTS"),
+        subject=app.topology.event_subject("JournalEntryPosted"),
+        consumer=f"{app.topology.prefix}_apply_quickbooks",
+        process=process,
+        title="journal entries applied to QuickBooks invoices",
+        description="Closes sold invoices with the sale's credit; reopens reinstated ones.",
+        long_running=True,  # a sale's first application writes one payment per customer
+    )
+
+
 def build_broker(
     app: Forwardflow,
     servers: list[str],
@@ -337,6 +358,7 @@ def build_broker(
         register_command_subscriber(broker, app)
         register_notice_subscriber(broker, app)
         register_journal_subscriber(broker, app)
+        register_application_subscriber(broker, app)
     if delivery:
         register_delivery_subscriber(broker, app)
     return broker

@@ -57,9 +57,7 @@ def demo(
     if result.valuation:
         console.print(valuation_table(result.valuation))
     if result.reconciliation:
-        console.print(
-            reconciliation_table(result.reconciliation, result.figures.get("loss_on_sale"))
-        )
+        console.print(reconciliation_table(result.reconciliation))
     if result.broker:
         console.print(broker_table(result.broker))
     for name, path in result.files.items():

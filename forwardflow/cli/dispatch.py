@@ -40,6 +40,7 @@ __all__ = [
     "portfolio_of",
     "print_json",
     "query",
+    "receivable_of",
     "with_broker",
 ]
 
@@ -108,6 +109,39 @@ def portfolio_of(app: Forwardflow, portfolio_id: str) -> Portfolio:
     if portfolio is None:
         raise DomainError("portfolio.known", f"no portfolio {portfolio_id}")
     return portfolio
+
+
+def receivable_of(
+    app: Forwardflow, text: str, *, portfolio_id: str | None = None, tenant: str | None = None
+) -> str:
+    """The receivable a controller named: its platform id, or the invoice number they see.
+
+    Looked up in the portfolio first (when given), then in the tenant's ledger; an id is
+    taken as it is, a number must name exactly one invoice. Unknown text is returned
+    unchanged, for the command to refuse with its rule.
+    """
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get(portfolio_id) if portfolio_id else None
+        if portfolio is not None:
+            if text in portfolio.lines:
+                return text
+            named = [r for r, line in portfolio.lines.items() if line.invoice_number == text]
+            if len(named) == 1:
+                return named[0]
+            tenant = tenant or portfolio.tenant
+        if tenant is None:
+            return text
+        ledger = uow.ledger.load(tenant)
+    if ledger.receivable(text) is not None:
+        return text
+    numbered = [r.id for r in ledger.receivables() if r.number == text]
+    if len(numbered) > 1:
+        raise DomainError(
+            "receivable.ambiguous",
+            f"invoice number {text} names {len(numbered)} invoices; give the id "
+            f"({', '.join(numbered[:5])})",
+        )
+    return numbered[0] if numbered else text
 
 
 def print_json(data: Any) -> None:

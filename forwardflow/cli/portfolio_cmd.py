@@ -20,6 +20,7 @@ from debtsale.commands import ClosePortfolio, CutPortfolio, RemoveReceivable
 from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
 from debtsale.reports import ReconciliationReport, as_data
+from debtsale.settlement import PutbackCandidate, putback_candidates
 from debtsale.valuation import value_receivables
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
@@ -31,8 +32,15 @@ from forwardflow.cli.dispatch import (
     portfolio_of,
     print_json,
     query,
+    receivable_of,
 )
-from forwardflow.cli.render import reconciliation_table, valuation_table
+from forwardflow.cli.render import (
+    candidates_table,
+    reconciliation_lines_table,
+    reconciliation_table,
+    valuation_table,
+)
+from forwardflow.store.flags import SqlFlagStore
 from handlers.outcome import Outcome
 
 __all__ = ["agreement_app", "portfolio_app"]
@@ -119,12 +127,16 @@ def portfolio_cut(
 def portfolio_remove(
     ctx: typer.Context,
     portfolio_id: Annotated[str, typer.Argument(metavar="ID")],
-    receivable: Annotated[str, typer.Argument(metavar="RECEIVABLE")],
+    receivable: Annotated[
+        str, typer.Argument(metavar="RECEIVABLE", help="Invoice id or invoice number.")
+    ],
     reason: Annotated[ExclusionReason, typer.Option(help="Why it leaves the sale.")],
     via_service: ViaServiceFlag = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Drop a receivable from a portfolio before it closes."""
+    named = receivable
+    receivable = query(ctx, lambda app: receivable_of(app, named, portfolio_id=portfolio_id))
     command = RemoveReceivable(
         command_id=f"cli:remove:{portfolio_id}:{receivable}",
         portfolio_id=portfolio_id,
@@ -148,10 +160,7 @@ def portfolio_close(
         command_id=f"cli:close:{portfolio_id}", portfolio_id=portfolio_id, closing=closing.date()
     )
     execute(ctx, command, via_service=via_service, timeout=timeout)
-    portfolio = query(ctx, lambda app: portfolio_of(app, portfolio_id))
-    console.print(
-        reconciliation_table(ReconciliationReport.of(portfolio), portfolio.loss_on_sale.amount)
-    )
+    console.print(reconciliation_table(query(ctx, lambda app: _reconciliation(app, portfolio_id))))
 
 
 @portfolio_app.command("list")
@@ -224,25 +233,58 @@ def portfolio_show(
     console.print(table)
 
 
+def _reconciliation(app: Forwardflow, portfolio_id: str) -> ReconciliationReport:
+    portfolio = portfolio_of(app, portfolio_id)
+    with app.unit_of_work() as uow:
+        ledger = uow.ledger.load(portfolio.tenant)
+    return ReconciliationReport.of(portfolio, ledger)
+
+
 @portfolio_app.command("reconcile")
 def portfolio_reconcile(
     ctx: typer.Context,
     portfolio_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: JsonFlag = False,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the CSV here.")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Totals only, without the receivables.")
+    ] = False,
 ) -> None:
-    """The reconciliation: every receivable's face at cut-off, adjustments, final face, price."""
-    portfolio = query(ctx, lambda app: portfolio_of(app, portfolio_id))
-    report = ReconciliationReport.of(portfolio)
+    """The reconciliation: every receivable's face at cut-off, adjustments, final face, price,
+    days past due, age bucket and rate; loss on sale and net proceeds once closed."""
+    report = query(ctx, lambda app: _reconciliation(app, portfolio_id))
     if csv_file is not None:
         with csv_file.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(report.csv_rows())
     if as_json:
         print_json(as_data(report))
         return
-    console.print(
-        reconciliation_table(report, portfolio.loss_on_sale.amount if portfolio.closing else None)
-    )
+    if not summary:
+        console.print(reconciliation_lines_table(report))
+    console.print(reconciliation_table(report))
+
+
+@portfolio_app.command("candidates")
+def portfolio_candidates(
+    ctx: typer.Context,
+    portfolio_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Sold receivables the buyer may put back: paid before the sale (a payment dated by the
+    cut-off, recorded after the close) and facts dated by the closing flagged after it."""
+
+    def work(app: Forwardflow) -> list[PutbackCandidate]:
+        portfolio = portfolio_of(app, portfolio_id)
+        with app.unit_of_work() as uow:
+            ledger = uow.ledger.load(portfolio.tenant)
+            flags = SqlFlagStore(uow.connection).dated(portfolio.tenant)
+        return putback_candidates(portfolio, ledger, flags)
+
+    found = query(ctx, work)
+    if as_json:
+        print_json({"portfolio_id": portfolio_id, "candidates": as_data(found)})
+        return
+    console.print(candidates_table(portfolio_id, found))
 
 
 @portfolio_app.command("valuation")

@@ -24,6 +24,7 @@ from forwardflow.cli.dispatch import (
     portfolio_of,
     print_json,
     query,
+    receivable_of,
 )
 
 __all__ = ["putback_app"]
@@ -62,7 +63,9 @@ def _show_request(portfolio: Portfolio, request_id: str) -> None:
 def putback_request(
     ctx: typer.Context,
     portfolio_id: Annotated[str, typer.Argument(metavar="PORTFOLIO")],
-    receivable: Annotated[str, typer.Argument(metavar="RECEIVABLE")],
+    receivable: Annotated[
+        str, typer.Argument(metavar="RECEIVABLE", help="Invoice id or invoice number.")
+    ],
     reason: Annotated[PutbackReason, typer.Option(help="Why the buyer returns it.")],
     fact_date: Annotated[
         datetime, typer.Option(formats=["%Y-%m-%d"], help="When the fact arose (YYYY-MM-DD).")
@@ -83,6 +86,11 @@ def putback_request(
 ) -> None:
     """File a buyer's request to return a sold receivable; the agreement's rules check it."""
     day = day_or_today(requested_on)
+    named = receivable
+    receivable = query(ctx, lambda app: receivable_of(app, named, portfolio_id=portfolio_id))
+    if replacement is not None:
+        wanted = replacement
+        replacement = query(ctx, lambda app: receivable_of(app, wanted, portfolio_id=portfolio_id))
     rid = request_id or f"{receivable}-{day.isoformat()}"
     currency = query(ctx, lambda app: portfolio_of(app, portfolio_id)).currency
     command = RequestPutback(
@@ -116,13 +124,17 @@ def putback_decide(
         bool, typer.Option(help="Book the refunded receivable back to pursue it again.")
     ] = False,
     replacement: Annotated[
-        str | None, typer.Option(help="Give this receivable instead of a refund.")
+        str | None,
+        typer.Option(help="Give this receivable (id or invoice number) instead of a refund."),
     ] = None,
     note: Annotated[str, typer.Option(help="Why (kept with a decline).")] = "",
     via_service: ViaServiceFlag = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Accept (refund, or replacement) or decline a pending put-back request."""
+    if replacement is not None:
+        wanted = replacement
+        replacement = query(ctx, lambda app: receivable_of(app, wanted, portfolio_id=portfolio_id))
     command = DecidePutback(
         command_id=f"cli:putback-decide:{portfolio_id}:{request_id}",
         portfolio_id=portfolio_id,

@@ -52,7 +52,8 @@ def remittance_statement(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Money received on sold receivables that is the buyer's: due dates, remitted, outstanding."""
+    """Money received on sold receivables that is the buyer's: due dates, remitted, outstanding,
+    and what was announced and withdrawn since (its payment voided, deleted or changed)."""
     day = day_or_today(as_of)
     report = query(ctx, lambda app: statement_of(app, portfolio_id, day))
     if as_json:
@@ -74,6 +75,22 @@ def remittance_statement(
             f"{item.amount.amount:,}",
         )
     console.print(table)
+    if report.withdrawn:
+        withdrawn = Table(
+            title=f"withdrawn (announced, then the payment was voided, deleted or changed): "
+            f"{len(report.withdrawn)}"
+        )
+        for column in ("receivable", "source", "received", "withdrawn on", "amount"):
+            withdrawn.add_column(column, justify="right" if column == "amount" else "left")
+        for held in report.withdrawn:
+            withdrawn.add_row(
+                held.receivable_id,
+                held.source,
+                held.received_on.isoformat(),
+                held.withdrawn_on.isoformat() if held.withdrawn_on else "",
+                f"{held.amount.amount:,}",
+            )
+        console.print(withdrawn)
 
 
 @remittance_app.command("record")

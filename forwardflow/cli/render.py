@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rich import box
 from rich.table import Table
 
 from debtsale.money import Money
 from debtsale.reports import ReconciliationReport
+from debtsale.settlement import PutbackCandidate
 from debtsale.valuation import ValuationReport
 from forwardflow.status import BrokerStatus, StoreStatus
 
-__all__ = ["broker_table", "reconciliation_table", "store_table", "valuation_table"]
+__all__ = [
+    "broker_table",
+    "candidates_table",
+    "reconciliation_lines_table",
+    "reconciliation_table",
+    "store_table",
+    "valuation_table",
+]
 
 
 def store_table(status: StoreStatus) -> Table:
@@ -106,27 +112,93 @@ def valuation_table(report: ValuationReport) -> Table:
     return table
 
 
-def reconciliation_table(report: ReconciliationReport, loss_on_sale: object = None) -> Table:
+def _amount(money: Money | None) -> str:
+    return "" if money is None else f"{money.amount:,}"
+
+
+def reconciliation_table(report: ReconciliationReport) -> Table:
+    """The reconciliation's totals; a portfolio not closed yet is never called sold."""
+    closed = report.closing is not None
     table = Table(
         title=f"reconciliation of {report.portfolio_id} "
-        f"(cut-off {report.cutoff}, closing {report.closing})",
+        f"(cut-off {report.cutoff}, closing {report.closing or 'not closed yet'})",
         show_header=False,
     )
     table.add_column(style="cyan")
     table.add_column(justify="right")
+    counted = (
+        ("receivables sold / removed", f"{report.sold:,} / {report.removed:,}")
+        if closed
+        else ("receivables in portfolio / removed", f"{report.in_portfolio:,} / {report.removed:,}")
+    )
     rows = [
-        ("receivables sold / removed", f"{report.sold:,} / {report.removed:,}"),
-        ("face at cut-off", f"{report.face_at_cutoff.amount:,}"),
-        ("adjustments", f"{report.adjustments.amount:,}"),
-        ("final face", f"{report.final_face.amount:,}"),
-        ("price", f"{report.price.amount:,}"),
-        ("owed to buyer at close", f"{report.owed_to_buyer.amount:,}"),
-        *(
-            [("loss on sale", f"{Decimal(str(loss_on_sale)):,}")]
-            if loss_on_sale is not None
-            else []
-        ),
+        counted,
+        ("face at cut-off", _amount(report.face_at_cutoff)),
+        ("adjustments", _amount(report.adjustments)),
+        ("final face" if closed else "face so far", _amount(report.final_face)),
+        ("price" if closed else "price so far", _amount(report.price)),
+        ("owed to buyer at close", _amount(report.owed_to_buyer)),
     ]
+    if closed:
+        rows += [
+            ("loss on sale (at close)", _amount(report.loss_on_sale)),
+            ("refunds", _amount(report.refunds)),
+            ("net proceeds", _amount(report.net_proceeds)),
+        ]
+        if report.paid_before_sale is not None and not report.paid_before_sale.is_zero:
+            rows.append(("paid before sale, recorded after", _amount(report.paid_before_sale)))
+        rows.append(("loss on sale to date", _amount(report.loss_on_sale_to_date)))
     for name, value in rows:
         table.add_row(name, value)
+    return table
+
+
+def reconciliation_lines_table(report: ReconciliationReport) -> Table:
+    """One row per receivable: face, adjustments, price, days past due, age bucket, rate."""
+    table = Table(title=f"receivables of {report.portfolio_id} ({report.currency})")
+    columns = (
+        "receivable",
+        "invoice",
+        "state",
+        "DPD",
+        "bucket",
+        "rate",
+        "face at cut-off",
+        "adjustments",
+        "final face",
+        "price",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in (*columns[:3], "bucket") else "right")
+    for line in report.lines:
+        table.add_row(
+            line.receivable_id,
+            line.invoice_number,
+            line.state,
+            "" if line.days_past_due is None else str(line.days_past_due),
+            line.age_bucket,
+            f"{line.rate * 100:.1f} %",
+            _amount(line.face_at_cutoff),
+            _amount(line.adjustments),
+            _amount(line.final_face),
+            _amount(line.price),
+        )
+    return table
+
+
+def candidates_table(portfolio_id: str, candidates: list[PutbackCandidate]) -> Table:
+    """Receivables the buyer may put back, with the fact and its date."""
+    table = Table(title=f"put-back candidates of {portfolio_id}: {len(candidates)}")
+    for column in ("receivable", "invoice", "reason", "fact date", "found", "amount", "source"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for item in candidates:
+        table.add_row(
+            item.receivable_id,
+            item.invoice_number,
+            item.reason,
+            item.fact_date.isoformat(),
+            item.found_on.isoformat() if item.found_on else "",
+            _amount(item.amount),
+            item.source,
+        )
     return table

@@ -13,7 +13,14 @@ from debtsale.errors import DomainError
 from debtsale.lifecycle import ExclusionReason
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.context import console
-from forwardflow.cli.dispatch import TimeoutOption, ViaServiceFlag, day_or_today, execute, query
+from forwardflow.cli.dispatch import (
+    TimeoutOption,
+    ViaServiceFlag,
+    day_or_today,
+    execute,
+    query,
+    receivable_of,
+)
 from handlers.outcome import Outcome
 from handlers.schedule import plan_tranches, run_schedule
 
@@ -66,7 +73,9 @@ def _shown(outcome: Outcome | DomainError | None) -> str:
 @receivable_app.command("flag")
 def receivable_flag(
     ctx: typer.Context,
-    receivable: Annotated[str, typer.Argument(metavar="RECEIVABLE")],
+    receivable: Annotated[
+        str, typer.Argument(metavar="RECEIVABLE", help="Invoice id or invoice number.")
+    ],
     tenant: Annotated[str, typer.Option(help="The company (tenant).")],
     reason: Annotated[ExclusionReason, typer.Option(help="The fact that excludes it.")],
     since: Annotated[
@@ -75,7 +84,13 @@ def receivable_flag(
     via_service: ViaServiceFlag = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
-    """Record an exclusion fact: never cut, and removed from a sale not yet closed."""
+    """Record an exclusion fact: never cut, and removed from a sale not yet closed.
+
+    On a receivable already sold, a fact dated by the closing makes it a put-back
+    candidate (``portfolio candidates``).
+    """
+    named = receivable
+    receivable = query(ctx, lambda app: receivable_of(app, named, tenant=tenant))
     command = FlagReceivable(
         command_id=f"cli:flag:{tenant}:{receivable}:{reason.value}",
         tenant=tenant,

@@ -47,3 +47,17 @@ class SqlFlagStore:
         for row in rows:
             found.setdefault(row.receivable_id, set()).add(ExclusionReason(row.reason))
         return found
+
+    def dated(self, tenant: str) -> Mapping[str, Mapping[ExclusionReason, date]]:
+        """Every fact of the tenant with the date it arose, by receivable."""
+        rows = self._connection.execute(
+            select(
+                receivable_flags.c.receivable_id,
+                receivable_flags.c.reason,
+                receivable_flags.c.since,
+            ).where(receivable_flags.c.tenant == tenant)
+        )
+        found: dict[str, dict[ExclusionReason, date]] = {}
+        for row in rows:
+            found.setdefault(row.receivable_id, {})[ExclusionReason(row.reason)] = row.since
+        return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -29,6 +30,7 @@ __all__ = [
     "platform_checkpoints",
     "platform_companies",
     "platform_payment_links",
+    "platform_postings",
     "portfolio_members",
     "portfolios",
     "receivable_claims",
@@ -229,4 +231,25 @@ platform_checkpoints = Table(
     Column("changed_since", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("platform", "company_id", "entity"),
     comment="Change-data-capture progress: everything before changed_since was published.",
+)
+
+platform_postings = Table(
+    "platform_postings",
+    metadata,
+    Column("platform", String(20), nullable=False),
+    Column("company_id", String(64), nullable=False),
+    Column("entry_id", String(255), nullable=False),
+    Column("portfolio_id", String(64), nullable=False),
+    Column("platform_id", String(64), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("problem", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("entry", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("platform", "company_id", "entry_id"),
+    CheckConstraint("state IN ('posted', 'applied', 'blocked', 'unapplied')", name="state"),
+    Index(None, "platform", "company_id", "portfolio_id"),
+    Index(None, "state"),
+    comment="Journal entries forwardflow posted to a platform, or could not post yet "
+    "(blocked until the company is re-authorised); applied once their invoices are.",
 )

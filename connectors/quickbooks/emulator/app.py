@@ -1,4 +1,4 @@
-"""The emulator's HTTP face: QuickBooks v3 reads, query, CDC, journal entries, and OAuth.
+"""The emulator's HTTP face: QuickBooks v3 reads, query, CDC, writes, reports, and OAuth.
 
 python-quickbooks and intuit-oauth talk to it unchanged except for their base URLs (the
 ``api_url_v3`` attribute, and intuit-oauth's discovery document URL). Faults can be
@@ -30,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.quickbooks.emulator.company import Change, EmulatedCompany
+from connectors.quickbooks.emulator.books import report
+from connectors.quickbooks.emulator.company import Change, EmulatedCompany, StaleObjectError
 from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
 
@@ -44,6 +45,7 @@ _ENTITY_PATHS = {
     "payment": "Payment",
     "creditmemo": "CreditMemo",
     "journalentry": "JournalEntry",
+    "account": "Account",
 }
 
 
@@ -292,18 +294,41 @@ class Emulator:
         realm, path = request.path_params["realm"], request.path_params["entity"]
         if refused := await self._guard(request, realm):
             return refused
-        if path.lower() != "journalentry":
+        entity = _ENTITY_PATHS.get(path.lower())
+        if entity not in ("JournalEntry", "Payment"):
             return _fault(
                 "500",
                 "Unsupported operation",
-                f"the emulator creates journal entries only, not {path}",
+                f"the emulator writes journal entries and payments only, not {path}",
             )
         body = json.loads(await request.body(), parse_float=Decimal)
+        company = self.companies[realm]
         try:
-            saved = self.companies[realm].create_journal_entry(body)
-        except (ValueError, KeyError) as error:
+            if entity == "Payment":
+                saved = company.save_payment(body)
+            else:
+                saved = company.create_journal_entry(body)
+        except StaleObjectError:
+            return _fault(
+                "5010",
+                "Stale Object Error",
+                "Stale Object Error : You and API API were working on this at the same time.",
+            )
+        except (ValueError, KeyError, TypeError) as error:
             return _fault("6000", "A business validation error has occurred", str(error))
-        return _json({"JournalEntry": saved, "time": datetime.now(UTC).isoformat()})
+        return _json({entity: saved, "time": datetime.now(UTC).isoformat()})
+
+    async def _report(self, request: Request) -> Response:
+        realm, name = request.path_params["realm"], request.path_params["report"]
+        if refused := await self._guard(request, realm):
+            return refused
+        try:
+            found = report(self.companies[realm], name, dict(request.query_params))
+        except KeyError:
+            return _fault("400", "Unsupported report", f"the emulator has no report {name}")
+        except ValueError as error:
+            return _fault("4000", "Invalid report parameter", str(error))
+        return _json(found)
 
     # ------------------------------------------------------------ OAuth
     async def _discovery(self, request: Request) -> Response:
@@ -377,6 +402,12 @@ class Emulator:
         """Make every access token stale (as an hour passing would)."""
         self._access = {t: (realm, 0.0) for t, (realm, _) in self._access.items()}
 
+    def revoke(self, realm_id: str) -> None:
+        """Revoke a company's tokens, as disconnecting the app in QuickBooks would: calls
+        answer 401 and refreshing answers ``invalid_grant`` until it is connected again."""
+        self._refresh = {t: r for t, r in self._refresh.items() if r != realm_id}
+        self._access = {t: v for t, v in self._access.items() if v[0] != realm_id}
+
     # ------------------------------------------------------------ control (not QuickBooks)
     async def _control(self, request: Request) -> Response:
         """Change data over HTTP when the emulator runs on its own (``forwardflow emulator``)."""
@@ -425,6 +456,7 @@ class Emulator:
                 Route("/oauth2/revoke", self._revoke, methods=["POST"]),
                 Route(f"{api}/query", self._query, methods=["POST", "GET"]),
                 Route(f"{api}/cdc", self._cdc),
+                Route(f"{api}/reports/{{report}}", self._report),
                 Route(f"{api}/{{entity}}/{{entity_id}}", self._read),
                 Route(f"{api}/{{entity}}", self._create, methods=["POST"]),
                 Route("/_emulator/{realm}/{action}", self._control, methods=["POST"]),

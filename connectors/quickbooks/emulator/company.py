@@ -2,7 +2,10 @@
 
 Every change bumps the entity's ``SyncToken`` and ``MetaData.LastUpdatedTime`` and is
 logged for change-data-capture; deletions leave a tombstone (``status: "Deleted"``).
-Invoice balances follow the payments linked to them, as in QuickBooks.
+Invoice balances follow the payments linked to them, as in QuickBooks. Payments link
+invoices, credit memos and journal entries (``Line[].LinkedTxn``); a zero-total payment
+applies credits to charges. The chart of accounts and the general ledger built from all
+of it are in ``books``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,28 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Change", "EmulatedCompany"]
+from connectors.quickbooks.emulator.books import check_payment
 
-ENTITIES = ("Customer", "Invoice", "Payment", "CreditMemo", "JournalEntry")
+__all__ = ["CHART_OF_ACCOUNTS", "Change", "EmulatedCompany", "StaleObjectError"]
+
+ENTITIES = ("Customer", "Invoice", "Payment", "CreditMemo", "JournalEntry", "Account")
+
+CHART_OF_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    # Id, Name, AccountType, Classification (ids as a sandbox company has them; forwardflow's
+    # default ``quickbooks.accounts`` name 35, 84, 85, 90, 91)
+    ("35", "Checking", "Bank", "Asset"),
+    ("4", "Undeposited Funds", "Other Current Asset", "Asset"),
+    ("84", "Accounts Receivable (A/R)", "Accounts Receivable", "Asset"),
+    ("85", "Allowance for Doubtful Accounts", "Other Current Asset", "Asset"),
+    ("91", "Due to Buyer of Receivables", "Other Current Liability", "Liability"),
+    ("2", "Retained Earnings", "Equity", "Equity"),
+    ("1", "Services", "Income", "Revenue"),
+    ("90", "Loss on Sale of Receivables", "Other Expense", "Expense"),
+)
+"""The accounts every emulated company starts with."""
+
+UNDEPOSITED_FUNDS = "4"
+INCOME = "1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +54,22 @@ class Change:
     deleted_id: str | None = None
 
 
+class StaleObjectError(Exception):
+    """An update named an older ``SyncToken`` than the entity has (QuickBooks error 5010)."""
+
+
 _PACIFIC = timezone(timedelta(hours=-8), "PST")
 
 
 def _stamp(when: datetime) -> str:
     """QuickBooks' local-offset timestamp (Pacific standard time, as the sandbox shows)."""
     return when.astimezone(UTC).astimezone(_PACIFIC).isoformat(timespec="seconds")
+
+
+def _by_id(record: dict[str, Any]) -> tuple[int, str]:
+    """Numeric ids in number order (a few test ids, "CM-12", are not numbers)."""
+    text = str(record["Id"])
+    return (int(text), "") if text.isdigit() else (2**63, text)
 
 
 @dataclass
@@ -54,7 +86,23 @@ class EmulatedCompany:
     listeners: list[Callable[[EmulatedCompany, Change], None]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _paid_by: dict[str, set[str]] = field(default_factory=dict)  # invoice → payment ids
+    _linked_by: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # txn → payments
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        stamp = _stamp(self.clock())
+        for account_id, name, kind, classification in CHART_OF_ACCOUNTS:
+            self.entities["Account"][account_id] = {
+                "Id": account_id,
+                "Name": name,
+                "FullyQualifiedName": name,
+                "AccountType": kind,
+                "Classification": classification,
+                "Active": True,
+                "SyncToken": "0",
+                "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
+                "domain": "QBO",
+            }
 
     # ------------------------------------------------------------ reading
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
@@ -75,7 +123,7 @@ class EmulatedCompany:
         """Every live entity of a type, by numeric id."""
         with self._lock:
             rows = [e for e in self.entities[entity].values() if e.get("status") != "Deleted"]
-            return copy.deepcopy(sorted(rows, key=lambda e: int(e["Id"])))
+            return copy.deepcopy(sorted(rows, key=_by_id))
 
     def changed_since(self, entities: list[str], since: datetime) -> list[dict[str, Any]]:
         """Records (live or tombstones) of the given types changed after ``since``."""
@@ -150,7 +198,10 @@ class EmulatedCompany:
             return
         paid = Decimal(0)
         links = []
-        for payment_id in sorted(self._paid_by.get(invoice_id, ()), key=int):
+        payers = self._paid_by.get(invoice_id, set()) | self._linked_by.get(
+            ("Invoice", invoice_id), set()
+        )
+        for payment_id in sorted(payers, key=int):
             payment = self.entities["Payment"][payment_id]
             if payment.get("status") == "Deleted":
                 continue
@@ -184,6 +235,7 @@ class EmulatedCompany:
             ]
             total = sum((Decimal(a) for a in allocations.values()), Decimal(0))
             if credit_memo:
+                self._credit_memo(credit_memo, customer_id, paid_on, total)
                 lines.append(
                     {
                         "Amount": total,
@@ -204,6 +256,95 @@ class EmulatedCompany:
             for invoice_id in allocations:
                 self._paid_by.setdefault(invoice_id, set()).add(str(saved["Id"]))
                 self._rebalance(invoice_id)
+            if credit_memo:
+                self._link(str(saved["Id"]), [("CreditMemo", credit_memo)])
+            return saved
+
+    def _credit_memo(self, memo_id: str, customer_id: str, on: date, amount: Decimal) -> None:
+        """The credit memo a seeded credit application names, made if it does not exist yet."""
+        if memo_id in self.entities["CreditMemo"]:
+            return
+        record = {
+            "Id": memo_id,
+            "DocNumber": memo_id,
+            "TxnDate": on.isoformat(),
+            "TotalAmt": amount,
+            "Balance": Decimal(0),
+            "CustomerRef": {"value": customer_id},
+            "CurrencyRef": {"value": "USD"},
+            "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail"}],
+        }
+        self._save("CreditMemo", record, "created")
+
+    def _link(self, payment_id: str, txns: list[tuple[str, str]]) -> None:
+        for txn in txns:
+            self._linked_by.setdefault(txn, set()).add(payment_id)
+
+    def _unlink(self, payment_id: str) -> list[tuple[str, str]]:
+        """Forget what a payment links; returns what it linked."""
+        found = [txn for txn, payers in self._linked_by.items() if payment_id in payers]
+        for txn in found:
+            self._linked_by[txn].discard(payment_id)
+        return found
+
+    def linked_by(self, txn_type: str, txn_id: str) -> list[dict[str, Any]]:
+        """The live payments that link a transaction (for open balances)."""
+        with self._lock:
+            payers = set(self._linked_by.get((txn_type, txn_id), set()))
+            if txn_type == "Invoice":
+                payers |= self._paid_by.get(txn_id, set())
+            found = [self.entities["Payment"][p] for p in sorted(payers, key=int)]
+            return [p for p in found if p.get("status") != "Deleted"]
+
+    def save_payment(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or (with ``Id`` and the current ``SyncToken``) update a payment via the API.
+
+        Lines link invoices, credit memos and journal entries; no link may exceed what
+        is open on its transaction, and a payment cannot apply more credit than it pays
+        for (``TotalAmt`` = charges − credits + unapplied). Raises ValueError (a business
+        validation error) or ``StaleObjectError`` (5010).
+        """
+        with self._lock:
+            payment_id = str(body["Id"]) if body.get("Id") else None
+            held = self.entities["Payment"].get(payment_id) if payment_id else None
+            if payment_id is not None:
+                if held is None or held.get("status") == "Deleted":
+                    raise ValueError(f"payment {payment_id} does not exist")
+                if str(body.get("SyncToken")) != held["SyncToken"]:
+                    raise StaleObjectError(payment_id)
+            customer = str((body.get("CustomerRef") or {}).get("value", ""))
+            if customer not in self.entities["Customer"]:
+                raise ValueError(f"unknown customer {customer!r}")
+            new_id = payment_id or self._next_id()
+            links = [
+                [(str(link["TxnType"]), str(link["TxnId"])) for link in line.get("LinkedTxn", [])]
+                for line in body.get("Line", [])
+            ]
+            record: dict[str, Any] = {
+                "Id": new_id,
+                "TxnDate": str(body.get("TxnDate") or self.clock().date().isoformat()),
+                "TotalAmt": Decimal(str(body.get("TotalAmt", 0))),
+                "CustomerRef": {"value": customer},
+                "CurrencyRef": body.get("CurrencyRef") or {"value": "USD"},
+                "Line": [
+                    {
+                        "Amount": Decimal(str(line["Amount"])),
+                        "LinkedTxn": [{"TxnId": i, "TxnType": t} for t, i in linked],
+                    }
+                    for line, linked in zip(body.get("Line", []), links, strict=True)
+                ],
+            }
+            for name in ("PaymentRefNum", "PrivateNote", "DepositToAccountRef"):
+                if body.get(name) is not None:
+                    record[name] = body[name]
+            record["UnappliedAmt"] = check_payment(self, record, exclude=payment_id)
+            before = self._unlink(new_id) if payment_id else []
+            saved = self._save("Payment", record, "updated" if payment_id else "created")
+            now = [txn for linked in links for txn in linked]
+            self._link(new_id, now)
+            for txn_type, txn_id in sorted(set(before) | set(now)):
+                if txn_type == "Invoice":
+                    self._rebalance(txn_id)
             return saved
 
     def _linked_invoices(self, payment: dict[str, Any]) -> list[str]:

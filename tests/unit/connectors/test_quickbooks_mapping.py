@@ -11,10 +11,12 @@ from typing import Any
 from connectors.quickbooks.mapping import (
     customer_change,
     invoice_change,
+    is_own_application,
     merge_change,
     payment_change,
     payment_invoice_ids,
 )
+from connectors.quickbooks.writeback import Posted, application_lines, application_number
 from debtsale.changes import (
     CreditRecorded,
     CustomerMerged,
@@ -105,6 +107,35 @@ def test_a_zero_payment_linking_a_credit_memo_applies_the_credit() -> None:
     ]
 
 
+def _zero_payment(ref: str | None) -> dict[str, Any]:
+    raw = _load("qbo_payment_read_response.json", "Payment")
+    return {
+        **raw,
+        "TotalAmt": Decimal(0),
+        "PaymentRefNum": ref,
+        "Line": [
+            {"Amount": Decimal("700.00"), "LinkedTxn": [{"TxnId": "70", "TxnType": "Invoice"}]},
+            {"Amount": Decimal("700.00"), "LinkedTxn": [{"TxnId": "9", "TxnType": "JournalEntry"}]},
+        ],
+    }
+
+
+def test_forwardflows_own_application_is_no_change_at_all() -> None:
+    own = _zero_payment(application_number("P1", "58"))
+    assert is_own_application(own)
+    assert payment_change("r1", own, SEEN) is None  # never a collection on a sold receivable
+    assert payment_invoice_ids(own) == set()  # nor a link to remember
+
+
+def test_someone_elses_zero_payment_applying_a_journal_credit_is_a_credit() -> None:
+    for ref in (None, "FF12", "1001"):  # not one of forwardflow's numbers
+        raw = _zero_payment(ref)
+        assert not is_own_application(raw)
+        change = payment_change("r1", raw, SEEN)
+        assert isinstance(change, CreditRecorded)  # lowers the face; it is not money
+        assert change.credit_id == "JE-9@163"
+
+
 def test_a_customer_becomes_a_debtor_profile_and_merges_rekey() -> None:
     raw = {
         "Id": "20",
@@ -124,3 +155,26 @@ def test_a_customer_becomes_a_debtor_profile_and_merges_rekey() -> None:
     merged = merge_change("r1", "9", "20", SEEN)
     assert isinstance(merged, CustomerMerged)
     assert (merged.merged_id, merged.into_id) == ("9", "20")
+
+
+def test_an_application_links_every_entry_and_each_invoice_by_its_net_credit() -> None:
+    sale = Posted(
+        "9", "2026-11-13", [("58", "70", "0.00", "700.00"), ("58", "71", "0.00", "300.00")]
+    )
+    due = Posted("10", "2026-11-20", [("58", "70", "120.00", "0.00")])
+    other = Posted("11", "2026-11-21", [("99", "80", "50.00", "0.00")])  # another customer
+    lines = application_lines("58", [sale, due, other])
+    assert lines is not None
+    linked = [
+        (row["LinkedTxn"][0]["TxnType"], row["LinkedTxn"][0]["TxnId"], row["Amount"])
+        for row in lines
+    ]
+    assert linked == [
+        ("Invoice", "70", Decimal("580.00")),
+        ("Invoice", "71", Decimal("300.00")),
+        ("JournalEntry", "9", Decimal("1000.00")),
+        ("JournalEntry", "10", Decimal("120.00")),
+    ]
+    charges = sum(a for kind, _, a in linked if kind == "Invoice") + Decimal("120.00")
+    assert charges == Decimal("1000.00")  # a zero-total payment: charges equal credits
+    assert application_lines("58", [due]) is None  # a charge with no credit yet: it waits

@@ -136,3 +136,69 @@ def test_reconciliation_csv_has_a_header_lines_and_totals(
     assert [row[0] for row in rows[1:-1]] == ["C1-0", "C1-1", "C2-0"]
     assert rows[-1][0] == "TOTAL"
     assert rows[-1][8] == "525.00"
+
+
+def test_the_sale_entry_says_which_invoices_each_customer_credit_closes(
+    closed: tuple[Portfolio, LedgerBuilder],
+) -> None:
+    event = sale_entry(closed[0]).as_event("P1")
+    assert event.receivables == (
+        ("C1", "C1-0", "0.00", "1000.00"),
+        ("C1", "C1-1", "0.00", "500.00"),
+        ("C2", "C2-0", "0.00", "2000.00"),
+    )
+
+
+def test_a_payment_on_a_sold_invoice_is_reclassified_not_booked_as_cash_again(
+    closed: tuple[Portfolio, LedgerBuilder],
+) -> None:
+    portfolio, book = closed
+    book.pay("PX", "C2", date(2025, 8, 1), {"C2-0": "100.00"})
+    [due] = amounts_due(portfolio, book.ledger, sample_agreement().remittance)
+    entry = payment_after_sale_entry(portfolio, due)
+    assert [(line.account, line.debit, line.credit, line.customer_id) for line in entry.lines] == [
+        (Account.ACCOUNTS_RECEIVABLE, usd("100.00"), usd("0.00"), "C2"),
+        (Account.DUE_TO_BUYER, usd("0.00"), usd("100.00"), None),
+    ]
+    assert all(line.account is not Account.CASH for line in entry.lines)
+    assert entry.as_event("P1").receivables == (("C2", "C2-0", "100.00", "0.00"),)
+
+
+def test_a_refund_reinstated_names_the_invoice_it_reopens(
+    closed: tuple[Portfolio, LedgerBuilder],
+) -> None:
+    portfolio, _ = closed
+    uncapped = PutbackTerms(**{**sample_agreement().putback.model_dump(), "cap_percent": None})
+    agreement = sample_agreement(putback=uncapped)
+    portfolio.request_putback(
+        PutbackRequest("R1", "C1-1", PutbackReason.DISPUTE, date(2025, 7, 1), date(2025, 8, 2)),
+        agreement,
+    )
+    decision = portfolio.decide_putback(
+        "R1", accept=True, decided_on=date(2025, 8, 3), agreement=agreement, reinstate=True
+    )
+    assert decision.reinstated
+    entry = putback_refund_entry(portfolio, decision, "C1")  # the decision says reinstated
+    assert entry.as_event("P1").receivables == (("C1", "C1-1", "75.00", "0.00"),)
+    assert putback_refund_entry(portfolio, decision, "C1", reinstate=False).lines[0].account is (
+        Account.LOSS_ON_SALE
+    )
+
+
+def test_a_receivable_line_split_must_add_up_to_it() -> None:
+    with pytest.raises(DomainError, match=r"journal\.receivables"):
+        JournalEntry(
+            "x",
+            date(2025, 1, 1),
+            "bad",
+            (
+                JournalLine(Account.CASH, usd("1.00"), usd("0.00")),
+                JournalLine(
+                    Account.ACCOUNTS_RECEIVABLE,
+                    usd("0.00"),
+                    usd("1.00"),
+                    "C1",
+                    (("I1", usd("0.60")),),
+                ),
+            ),
+        )
