@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -18,14 +21,15 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 __all__ = [
     "CONFIG_FILE_ENV",
     "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
     "BrokerSettings",
     "DatabaseSettings",
     "HttpSettings",
@@ -34,9 +38,13 @@ __all__ = [
     "Settings",
     "SettingsError",
     "load_settings",
+    "read_config_file",
+    "unknown_env",
 ]
 
+ENV_PREFIX = "FORWARDFLOW_"
 CONFIG_FILE_ENV = "FORWARDFLOW_CONFIG"
+_TEST_ENV_PREFIX = "FORWARDFLOW_TEST_"  # the test suite's own variables (service URLs)
 DEFAULT_CONFIG_FILE = Path("forwardflow.toml")
 _KEY_BYTES = 32  # AES-256
 
@@ -204,6 +212,17 @@ class LogSettings(_Section):
     format: Literal["console", "json"] = "console"
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file as UTF-8 with or without a byte-order mark (an absent file is empty).
+
+    Windows editors save a BOM, which ``tomllib`` refuses as "invalid statement" at
+    line 1; it carries no meaning, so it is dropped.
+    """
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+
+
 class Settings(BaseSettings):
     """All of forwardflow's settings; see ``forwardflow config show``."""
 
@@ -212,7 +231,6 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
-        toml_file=DEFAULT_CONFIG_FILE,
     )
 
     data_dir: Path = Field(
@@ -257,11 +275,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence, highest first: explicit arguments, environment, TOML file, defaults."""
-        toml_file = os.environ.get(CONFIG_FILE_ENV) or settings_cls.model_config.get("toml_file")
+        toml_file = os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            InitSettingsSource(settings_cls, read_config_file(Path(toml_file))),
         )
 
     @property
@@ -302,6 +320,47 @@ def _setting_name(location: tuple[int | str, ...]) -> str:
     return f"{dotted} (env {env})"
 
 
+def _env_names(model: type[BaseModel], prefix: str) -> tuple[set[str], set[str]]:
+    """Every environment name a setting answers to, and prefixes whose keys are free
+    (mappings such as ``quickbooks.accounts``)."""
+    names: set[str] = set()
+    open_prefixes: set[str] = set()
+    for field_name, info in model.model_fields.items():
+        name = f"{prefix}{field_name.upper()}"
+        names.add(name)
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            inner, free = _env_names(annotation, f"{name}__")
+            names |= inner
+            open_prefixes |= free
+        elif dict in (annotation, get_origin(annotation), *map(get_origin, get_args(annotation))):
+            open_prefixes.add(f"{name}__")  # a mapping: its keys are the user's
+    return names, open_prefixes
+
+
+def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``FORWARDFLOW_*`` variables that name no setting, each with the closest valid name.
+
+    pydantic-settings reads only the variables it knows, so ``FORWARDFLOW_HTP__PORT``
+    would be silently ignored; forwardflow refuses it instead. ``FORWARDFLOW_TEST_*`` is
+    the test suite's (service URLs), not a setting.
+    """
+    environ = os.environ if environ is None else environ
+    names, open_prefixes = _env_names(Settings, ENV_PREFIX)
+    names.add(CONFIG_FILE_ENV)
+    problems = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.startswith(_TEST_ENV_PREFIX):
+            continue
+        if upper in names or upper.startswith(tuple(open_prefixes)):
+            continue
+        close = difflib.get_close_matches(upper, sorted(names), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(f"{variable}: unknown setting (no such environment variable){hint}")
+    return problems
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the effective settings or raise ``SettingsError`` naming each bad setting."""
     previous = os.environ.get(CONFIG_FILE_ENV)
@@ -313,6 +372,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if source is None and DEFAULT_CONFIG_FILE.is_file():
         source = str(DEFAULT_CONFIG_FILE)
     try:
+        if typos := unknown_env():
+            raise SettingsError(typos, source)
         return Settings(**overrides)
     except ValidationError as error:
         problems = [

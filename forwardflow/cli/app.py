@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from forwardflow import __version__
 from forwardflow.cli.asyncapi_cmd import asyncapi
 from forwardflow.cli.config_cmd import config_app
-from forwardflow.cli.context import CliState, console
+from forwardflow.cli.context import CliState, connection_failure, console, err_console
 from forwardflow.cli.db_cmd import db_app
 from forwardflow.cli.deliver_cmd import buyer_app, deliver, deliveries
 from forwardflow.cli.demo_cmd import demo
@@ -75,5 +76,11 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: an unreachable database or broker is one line, rc 1."""
+    try:
+        app()
+    except Exception as error:
+        if (line := connection_failure(error)) is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+        raise SystemExit(1) from None

@@ -182,3 +182,25 @@ def test_demo_refuses_to_clear_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not made by the demo" in result.stderr
     assert (tmp_path / "precious" / "thesis.txt").exists()
+
+
+def test_a_mistyped_environment_variable_stops_the_service_naming_it(tmp_path: Path) -> None:
+    result = run("run", cwd=tmp_path, env={"FORWARDFLOW_HTP__PORT": "1"}, timeout=60)
+    assert result.returncode == 2
+    assert "FORWARDFLOW_HTP__PORT" in result.stderr
+    assert "FORWARDFLOW_HTTP__PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_refuses_connections_is_one_line_naming_the_host(
+    tmp_path: Path,
+) -> None:
+    from forwardflow.net import free_port
+
+    url = f"postgresql+psycopg://ff@127.0.0.1:{free_port()}/ff"
+    result = run("db", "upgrade", cwd=tmp_path, env={"FORWARDFLOW_DATABASE__URL": url})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "database unusable" in line
+    assert "127.0.0.1" in line
