@@ -56,6 +56,7 @@ from forwardflow.settings import (
 )
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
 from forwardflow.store import upgrade
+from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
 from sftp.keys import ensure_ssh_key
 from sftp.loopback import LoopbackSftp
@@ -310,8 +311,7 @@ class _Demo:
         base: str,
         broker: Any,
     ) -> None:
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
-            connected = await browser.get(f"{base}/connect/quickbooks")
+        connected = await connect_in_browser(app)  # `forwardflow quickbooks connect`
         if connected.status_code != 200:
             raise DemoError(f"connecting the company failed: {connected.text}")
         self.done(f"company {REALM} connected through OAuth (tokens sealed at rest)")

@@ -32,6 +32,7 @@ __all__ = [
     "ENV_PREFIX",
     "BrokerSettings",
     "DatabaseSettings",
+    "HealthSettings",
     "HttpSettings",
     "LogSettings",
     "QuickBooksSettings",
@@ -111,6 +112,13 @@ class BrokerSettings(_Section):
         le=3600,
         description="How long a delivered, unacknowledged message waits before redelivery.",
     )
+    embedded_restarts: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Restarts of a dead embedded nats-server within ten minutes before the "
+        "service stops (and its supervisor restarts it); 0 stops at once.",
+    )
     stream_prefix: str = Field(
         default="FF",
         pattern=r"^[A-Z][A-Z0-9_]{0,15}$",
@@ -166,6 +174,50 @@ class HttpSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port.")
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection whose request line and headers are not complete by then "
+        "is closed (slow-header clients).",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A request whose body is not complete by then is closed (slow bodies).",
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="An idle kept-alive connection is closed then."
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Open connections at most; at the cap the slowest unfinished request "
+        "head is dropped for a new connection.",
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="Request line and headers at most."
+    )
+
+
+class HealthSettings(_Section):
+    """When ``/readyz`` says the service is not ready."""
+
+    dead_letter_limit: int = Field(
+        default=50,
+        ge=0,
+        description="More dead letters than this within the window: not ready (0: off).",
+    )
+    dead_letter_window_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="The window dead letters are counted in."
+    )
+    min_free_disk_mb: int = Field(
+        default=100,
+        ge=0,
+        description="Less free space than this in the data directory: not ready (0: off).",
+    )
 
 
 class DeliverySettings(_Section):
@@ -247,6 +299,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("secret_key")

@@ -33,8 +33,14 @@ class BrokerConnection:
 
 
 @asynccontextmanager
-async def nats_server(settings: Settings) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
-    """Yield the server URL, starting (and at exit stopping) the embedded one if no URL is set."""
+async def nats_server(
+    settings: Settings, *, join_only: bool = False
+) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
+    """Yield the server URL, starting (and at exit stopping) the embedded one if no URL is set.
+
+    ``join_only`` uses an embedded server the data directory already runs and never
+    starts one (EmbeddedNatsError when there is none).
+    """
     if settings.broker.url is not None:
         yield settings.broker.url, None
         return
@@ -43,7 +49,7 @@ async def nats_server(settings: Settings) -> AsyncIterator[tuple[str, EmbeddedNa
         port=settings.broker.embedded_port,
         binary=settings.broker.nats_server_binary,
     )
-    await asyncio.to_thread(embedded.start)
+    await asyncio.to_thread(lambda: embedded.start(join_only=join_only))
     try:
         yield embedded.url, embedded
     finally:
@@ -60,13 +66,14 @@ async def connect_broker(
     make_broker: Callable[[list[str]], NatsBroker] = _plain_broker,
     *,
     start: bool = False,
+    join_only: bool = False,
 ) -> AsyncIterator[BrokerConnection]:
     """Reach the server, connect a broker built by ``make_broker`` and declare the streams.
 
     With ``start`` its subscribers start consuming too. On exit the broker drains and an
-    embedded server started here is stopped.
+    embedded server started here is stopped. ``join_only``: see ``nats_server``.
     """
-    async with nats_server(settings) as (url, embedded):
+    async with nats_server(settings, join_only=join_only) as (url, embedded):
         broker = make_broker(url.split(","))
         await broker.connect()
         try:

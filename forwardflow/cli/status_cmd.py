@@ -7,6 +7,7 @@ import asyncio
 import typer
 from rich.markup import escape
 
+from forwardflow.broker.embedded import EmbeddedNatsError
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.cli.context import console, err_console, state
 from forwardflow.cli.render import broker_table, store_table
@@ -16,7 +17,7 @@ __all__ = ["status"]
 
 
 def status(ctx: typer.Context) -> None:
-    """Show the state store's schema and the broker's streams (starts the embedded broker)."""
+    """Show the state store's schema and the broker's streams (never starts a broker)."""
     app = state(ctx).app()
     try:
         store = store_status(app)
@@ -25,11 +26,14 @@ def status(ctx: typer.Context) -> None:
     console.print(store_table(store))
 
     async def probe() -> None:
-        async with connect_broker(app.settings) as connection:
+        async with connect_broker(app.settings, join_only=True) as connection:
             console.print(broker_table(await broker_status(connection)))
 
     try:
         asyncio.run(probe())
+    except EmbeddedNatsError as error:
+        err_console.print(f"[bold yellow]broker not running:[/] {escape(str(error))}")
+        raise typer.Exit(code=1) from None
     except OSError as error:
         err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None

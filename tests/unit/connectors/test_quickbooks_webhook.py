@@ -104,8 +104,8 @@ class _Recorder:
     def __init__(self) -> None:
         self.published: list[ChangeNotice] = []
 
-    async def connected(self, realm: str) -> bool:
-        return realm == "310687"
+    async def connected(self, realms: set[str]) -> set[str]:
+        return realms & {"310687"}
 
     async def publish(self, notices: list[ChangeNotice]) -> None:
         self.published.extend(notices)
