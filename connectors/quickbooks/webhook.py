@@ -38,6 +38,7 @@ __all__ = [
     "MAX_DIGITS",
     "MalformedBodyError",
     "SignatureError",
+    "check_bounds",
     "coalesce",
     "parse_notices",
     "sign",
