@@ -43,6 +43,7 @@ from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
 from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.keystore import sealed_key
 from forwardflow.logs import JsonFormatter
 from forwardflow.net import free_port
 from forwardflow.quickbooks import backfill_company
@@ -58,7 +59,7 @@ from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_s
 from forwardflow.store import upgrade
 from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
-from sftp.keys import ensure_ssh_key
+from sftp.keys import new_ssh_key, public_line
 from sftp.loopback import LoopbackSftp
 from sftp.openpgp import message_format
 
@@ -233,7 +234,11 @@ class _Demo:
             _buyer_key, buyer_dir / "buyer-secret-key.asc", data / "buyers" / "acme.asc"
         )
         self.done(f"the buyer's OpenPGP key made with {how}")
-        ssh_public = ensure_ssh_key(data / "keys" / "ssh_ed25519")
+        ssh_public = public_line(  # made and sealed at rest, as a delivery would
+            sealed_key(
+                load_settings(data_dir=data), data / "keys" / "ssh_ed25519", "ssh", new_ssh_key
+            )
+        )
         port = free_port()
         with (
             EmulatorServer(emulator) as qbo,
@@ -433,7 +438,7 @@ class _Demo:
         answered = await asyncio.to_thread(process_buyer_inbox, app, PORTFOLIO_AGREEMENT)
         if not answered or not (sftp.root / "results" / "req-0001.csv.result.csv").exists():
             raise DemoError("the buyer's put-back file was not answered")
-        request_id = "req-0001-L2"
+        request_id = next(r["request_id"] for r in answered[0].rows if r.get("request_id"))
         handle_command(
             app.unit_of_work(),
             DecidePutback(
