@@ -130,9 +130,10 @@ def guarded_config(app: Any, limits: ServerLimits) -> uvicorn.Config:
         app,
         http=guarded_protocol(limits),
         log_level="warning",
+        log_config=None,  # uvicorn's records go to forwardflow's handlers (rate-limited)
         lifespan="off",
         timeout_keep_alive=limits.keep_alive,  # type: ignore[arg-type]  # float works
-        limit_concurrency=limits.max_connections,
+        limit_concurrency=2 * limits.max_connections,  # the cap is ours; a margin for eviction
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        backlog=min(2048, limits.max_connections),
+        backlog=2048,  # the kernel's accept queue; the cap applies to accepted connections
     )
