@@ -72,7 +72,10 @@ def broker_check(broker: NatsBroker, grace_s: float = 30.0) -> Check:
     since: list[float] = []
 
     def check() -> str | None:
-        client = broker.connection
+        try:
+            client = broker.connection
+        except Exception:  # FastStream raises when the broker was stopped
+            return "no connection"
         if client.is_closed:
             return "connection closed"
         if client.is_connected:

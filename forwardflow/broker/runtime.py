@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 
 from forwardflow.broker.embedded import EmbeddedNats
 from forwardflow.broker.topology import Topology, ensure_streams
@@ -83,4 +84,9 @@ async def connect_broker(
                 await broker.start()
             yield BrokerConnection(broker, url, embedded, tuple(streams))
         finally:
-            await broker.stop()
+            try:
+                await broker.stop()
+            except (ConnectionReconnectingError, ConnectionClosedError):
+                # the server is gone (the service is stopping because of it): nothing
+                # to drain; close the client so it stops reconnecting
+                await broker.connection.close()

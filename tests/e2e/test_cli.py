@@ -97,13 +97,44 @@ def test_db_upgrade_on_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 
 @pytest.mark.nats
-def test_status_reports_store_and_embedded_broker(tmp_path: Path) -> None:
+def test_status_reports_store_and_the_running_services_embedded_broker(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from forwardflow.net import free_port
+
+    run("db", "upgrade", cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    env["FORWARDFLOW_HTTP__PORT"] = str(free_port())
+    log = tmp_path / "service.log"
+    service = subprocess.Popen(
+        [FORWARDFLOW, "run"], cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "forwardflow running" not in log.read_text():
+            assert service.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        state = json.loads((tmp_path / ".forwardflow" / "nats" / "server.json").read_text())
+        result = run("status", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "embedded nats-server" in result.stdout
+        assert "FF_LEDGER" in result.stdout
+        assert "up to date" in result.stdout
+        assert str(state["pid"]) in result.stdout  # the service's server, joined
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=30) == 0
+
+
+def test_status_never_starts_a_broker_of_its_own(tmp_path: Path) -> None:
     run("db", "upgrade", cwd=tmp_path)
     result = run("status", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "embedded nats-server" in result.stdout
-    assert "FF_LEDGER" in result.stdout
-    assert "up to date" in result.stdout
+    assert result.returncode == 1
+    assert "broker not running" in result.stderr
+    assert "up to date" in result.stdout  # the store is still reported
+    assert not (tmp_path / ".forwardflow" / "nats" / "nats-server.log").exists()  # none ran
 
 
 @pytest.mark.gpg
