@@ -67,7 +67,7 @@ class Vitals:
         return found
 
 
-def broker_check(broker: NatsBroker, grace_s: float = 30.0) -> Check:
+def broker_check(broker: NatsBroker, grace_s: float = 60.0) -> Check:
     """The broker client: dead when closed, or disconnected for longer than ``grace_s``."""
     since: list[float] = []
 

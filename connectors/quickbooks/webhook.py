@@ -301,7 +301,13 @@ def webhook_endpoint(
             log.info("webhook notices for companies not connected dropped=%d", dropped)
         kept = coalesce(known)
         if kept:
-            await publish(kept)
+            try:
+                await publish(kept)
+            except Exception as error:  # the broker is down: Intuit retries a non-200
+                log.error("webhook notices not queued: %s", type(error).__name__)
+                return JSONResponse(
+                    {"error": "notices could not be queued; send again later"}, status_code=503
+                )
         return JSONResponse({"accepted": len(known), "dropped": dropped, "published": len(kept)})
 
     return endpoint

@@ -337,3 +337,23 @@ def test_fuzz_signed_random_json_is_never_a_server_error(body: object, ascii_onl
     assert response.status_code in (200, 400, 413), (raw[:300], response.text)
     for notice in recorder.published:  # what is published can become a subject and headers
         assert notice.realm_id.isdigit()
+
+
+@pytest.mark.anyio
+async def test_a_broker_that_cannot_take_the_notices_is_a_503_intuit_retries() -> None:
+    async def connected(realms: set[str]) -> set[str]:
+        return realms
+
+    async def broken(notices: list[ChangeNotice]) -> None:
+        raise ConnectionError("broker down")
+
+    endpoint = webhook_endpoint(lambda: TOKEN, connected, broken)
+    app = Starlette(routes=[Route("/webhooks/quickbooks", endpoint, methods=["POST"])])
+    body = _fixture("qbo_webhook_cloudevents_intuit_blog_sample.json")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ff"
+    ) as client:
+        answer = await client.post(
+            "/webhooks/quickbooks", content=body, headers={"intuit-signature": sign(body, TOKEN)}
+        )
+    assert answer.status_code == 503
