@@ -502,7 +502,13 @@ class Portfolio:
         return self.total_price - self.refunds
 
     def _reject(
-        self, request: PutbackRequest, rule: str, detail: str, line: PortfolioLine | None
+        self,
+        request: PutbackRequest,
+        rule: str,
+        detail: str,
+        line: PortfolioLine | None,
+        *,
+        keep: bool = True,
     ) -> PutbackDecision:
         decision = PutbackDecision(
             request.request_id,
@@ -511,6 +517,8 @@ class Portfolio:
             detail,
             decided_on=request.requested_on,
         )
+        if not keep:
+            return decision
         self.putbacks[request.request_id] = PutbackRecord(request, decision)
         if line is not None and line.state in (S.SOLD, S.PUTBACK_REJECTED):
             line.move(S.PUTBACK_REQUESTED)
@@ -542,18 +550,30 @@ class Portfolio:
         return None
 
     def request_putback(
-        self, request: PutbackRequest, agreement: Agreement, collections: Money | None = None
+        self,
+        request: PutbackRequest,
+        agreement: Agreement,
+        collections: Money | None = None,
+        *,
+        keep_rejection: bool = True,
     ) -> PutbackDecision:
         """Check a request against the agreement (rule 5); pending if it passes.
 
         ``collections`` is what the buyer already received on the receivable through the
         seller (amounts due to it). The same request id again returns the first answer.
+        With ``keep_rejection=False`` a rejected request leaves the portfolio untouched
+        (no record, no event): the caller keeps it elsewhere (lines of buyers' files).
         """
         if request.request_id in self.putbacks:
             return self.putbacks[request.request_id].decision
+        keep = keep_rejection
         if self.closing is None:
             return self._reject(
-                request, "putback.portfolio_closed", f"portfolio {self.id} is not closed", None
+                request,
+                "putback.portfolio_closed",
+                f"portfolio {self.id} is not closed",
+                None,
+                keep=keep,
             )
         line = self.lines.get(request.receivable_id)
         if line is None or not line.sold:
@@ -562,6 +582,7 @@ class Portfolio:
                 "putback.receivable_sold",
                 f"receivable {request.receivable_id} was not sold in portfolio {self.id}",
                 None,
+                keep=keep,
             )
         terms = agreement.putback
         failed = check_request(
@@ -581,7 +602,7 @@ class Portfolio:
             cap = self._cap_exceeded(agreement, refund)
             failed = ("putback.cap", cap) if cap else None
         if failed is not None:
-            return self._reject(request, *failed, line)
+            return self._reject(request, *failed, line, keep=keep)
         line.move(S.PUTBACK_REQUESTED, request.reason.value)
         decision = PutbackDecision(request.request_id, PutbackStatus.PENDING)
         self.putbacks[request.request_id] = PutbackRecord(request, decision)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -15,7 +18,7 @@ from forwardflow.settings import Settings, load_settings
 from forwardflow.store import SqlUnitOfWork, make_engine
 from handlers.ports import UnitOfWork
 
-__all__ = ["Forwardflow", "bootstrap"]
+__all__ = ["Forwardflow", "bootstrap", "private_data_dir"]
 
 T = TypeVar("T")
 
@@ -57,10 +60,23 @@ class Forwardflow:
         self.engine.dispose()
 
 
+def private_data_dir(path: Path) -> None:
+    """Create the data directory 0700, or make an existing one of ours 0700.
+
+    It holds the SQLite store (debtors' names, addresses, e-mails), the broker's
+    storage, sealed keys and outgoing files: nobody else on the machine reads it. A
+    directory owned by another user (a shared mount) is left as it is.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+
+
 def bootstrap(settings: Settings | None = None) -> Forwardflow:
     """Compose forwardflow; with no settings given, load the effective ones."""
     settings = settings or load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     topology = Topology.of(settings.broker)
     return Forwardflow(settings=settings, engine=engine, topology=topology)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from forwardflow.settings import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, Settings
+from forwardflow.settings import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, Settings, read_config_file
 
 __all__ = ["SettingRow", "mask_url", "setting_rows"]
 
@@ -46,8 +45,7 @@ def mask_url(url: str) -> str:
 def _file_values() -> dict[str, Any]:
     path = Path(os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return read_config_file(path)
     except OSError:
         return {}
 

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import paramiko
+from pysequoia import Tsk
 
 from debtsale.agreement import Agreement, DeliveryTerms
 from debtsale.errors import DomainError
 from debtsale.salefile import SaleFileSummary, sale_file_summary, sold_rows, tie_out_problems
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.keystore import sealed_key
 from forwardflow.store import reading
 from forwardflow.store.salefiles import SqlSaleFileStore
 from sftp.connection import SftpEndpoint
 from sftp.deliver import DeliveryError, Receipt, SaleFile, TotalsMismatchError, deliver_sale
-from sftp.keys import ensure_ssh_key
+from sftp.keys import load_ssh_key, new_ssh_key, public_line
 from sftp.names import UnsafeNameError
 from sftp.openpgp import (
     EncryptionError,
     UnreadableForBuyerError,
     certificate_fingerprint,
-    ensure_seller_key,
+    new_seller_key,
     seller_certificate,
+    seller_fingerprint,
 )
 
 __all__ = [
@@ -56,15 +61,25 @@ FINAL_DELIVERY_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class BuyerKeys:
-    """The key material of one buyer relationship, with what to show an operator."""
+    """The key material of one buyer relationship, with what to show an operator.
 
-    seller_key: Path
+    The secret keys are sealed at rest (``forwardflow.keystore``); ``seller_secret`` and
+    ``ssh_key`` are the unsealed keys, in memory only.
+    """
+
+    seller_key_file: Path
+    seller_secret: bytes = field(repr=False)
     seller_certificate: Path  # the public part, to give the buyer for verifying signatures
     seller_fingerprint: str
-    ssh_key: Path
+    ssh_key_file: Path
+    ssh_key: paramiko.PKey = field(repr=False)
     ssh_public: str
     buyer_certificate: Path
     buyer_fingerprint: str | None
+
+    def seller_tsk(self) -> Tsk:
+        """The seller's key, to decrypt what buyers send us."""
+        return Tsk.from_bytes(self.seller_secret)
 
 
 def _in_data_dir(app: Forwardflow, configured: Path | None, default: str) -> Path:
@@ -82,21 +97,29 @@ def delivery_terms(agreement: Agreement) -> DeliveryTerms:
 
 
 def buyer_keys(app: Forwardflow, terms: DeliveryTerms) -> BuyerKeys:
-    """Our keys (made on first use) and the buyer's certificate, with fingerprints."""
+    """Our keys (made and sealed on first use) and the buyer's certificate, with fingerprints."""
     settings = app.settings.delivery
     seller = _in_data_dir(app, settings.seller_key, "keys/seller.pgp")
     ssh = _in_data_dir(app, settings.ssh_key, "keys/ssh_ed25519")
     certificate = _in_data_dir(app, None, terms.buyer_certificate)
-    fingerprint = ensure_seller_key(seller, settings.seller_user_id)
+    secret = sealed_key(
+        app.settings, seller, "seller", lambda: new_seller_key(settings.seller_user_id)
+    )
     public = seller.with_suffix(".asc")
     if not public.exists():
-        public.write_text(seller_certificate(seller), encoding="utf-8")
+        public.write_text(seller_certificate(secret), encoding="utf-8")
+    ssh_private = sealed_key(app.settings, ssh, "ssh", new_ssh_key)
+    ssh_public = ssh.with_name(ssh.name + ".pub")
+    if not ssh_public.exists():
+        ssh_public.write_text(public_line(ssh_private) + "\n", encoding="utf-8")
     return BuyerKeys(
-        seller_key=seller,
+        seller_key_file=seller,
+        seller_secret=secret,
         seller_certificate=public,
-        seller_fingerprint=fingerprint,
-        ssh_key=ssh,
-        ssh_public=ensure_ssh_key(ssh),
+        seller_fingerprint=seller_fingerprint(secret),
+        ssh_key_file=ssh,
+        ssh_key=load_ssh_key(ssh_private),
+        ssh_public=ssh_public.read_text(encoding="utf-8").strip(),
         buyer_certificate=certificate,
         buyer_fingerprint=certificate_fingerprint(certificate) if certificate.exists() else None,
     )
@@ -182,7 +205,7 @@ def deliver_portfolio(
             folder,
             endpoint,
             buyer_certificate=keys.buyer_certificate,
-            seller_key=keys.seller_key,
+            seller_key=keys.seller_secret,
             attempts=app.settings.delivery.attempts,
             progress=advance,
         )

@@ -47,6 +47,7 @@ from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
 from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.keystore import sealed_key
 from forwardflow.logs import JsonFormatter
 from forwardflow.net import free_port
 from forwardflow.quickbooks import backfill_company
@@ -61,8 +62,9 @@ from forwardflow.settings import (
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
 from forwardflow.store import upgrade
 from forwardflow.store.tables import platform_postings
+from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
-from sftp.keys import ensure_ssh_key
+from sftp.keys import new_ssh_key, public_line
 from sftp.loopback import LoopbackSftp
 from sftp.openpgp import message_format
 
@@ -237,7 +239,11 @@ class _Demo:
             _buyer_key, buyer_dir / "buyer-secret-key.asc", data / "buyers" / "acme.asc"
         )
         self.done(f"the buyer's OpenPGP key made with {how}")
-        ssh_public = ensure_ssh_key(data / "keys" / "ssh_ed25519")
+        ssh_public = public_line(  # made and sealed at rest, as a delivery would
+            sealed_key(
+                load_settings(data_dir=data), data / "keys" / "ssh_ed25519", "ssh", new_ssh_key
+            )
+        )
         port = free_port()
         with (
             EmulatorServer(emulator) as qbo,
@@ -318,8 +324,7 @@ class _Demo:
         base: str,
         broker: Any,
     ) -> None:
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
-            connected = await browser.get(f"{base}/connect/quickbooks")
+        connected = await connect_in_browser(app)  # `forwardflow quickbooks connect`
         if connected.status_code != 200:
             raise DemoError(f"connecting the company failed: {connected.text}")
         self.done(f"company {REALM} connected through OAuth (tokens sealed at rest)")
@@ -441,7 +446,7 @@ class _Demo:
         answered = await asyncio.to_thread(process_buyer_inbox, app, PORTFOLIO_AGREEMENT)
         if not answered or not (sftp.root / "results" / "req-0001.csv.result.csv").exists():
             raise DemoError("the buyer's put-back file was not answered")
-        request_id = "req-0001-L2"
+        request_id = next(r["request_id"] for r in answered[0].rows if r.get("request_id"))
         handle_command(
             app.unit_of_work(),
             DecidePutback(

@@ -13,11 +13,13 @@ import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from forwardflow.settings import Settings
 
-__all__ = ["SecretBox", "SecretUnreadableError", "secret_box"]
+__all__ = ["SecretBox", "SecretUnreadableError", "derived_key", "installation_key", "secret_box"]
 
 log = logging.getLogger("forwardflow.secrets")
 
@@ -65,8 +67,23 @@ def _key_file(data_dir: Path) -> bytes:
     return base64.b64decode(path.read_bytes())
 
 
+def installation_key(settings: Settings) -> bytes:
+    """The configured ``secret_key``, else the generated key file's."""
+    if settings.secret_key is not None:
+        return base64.b64decode(settings.secret_key.get_secret_value())
+    return _key_file(settings.data_dir)
+
+
 def secret_box(settings: Settings) -> SecretBox:
     """The installation's box: the configured key, else the generated key file."""
-    if settings.secret_key is not None:
-        return SecretBox(base64.b64decode(settings.secret_key.get_secret_value()))
-    return SecretBox(_key_file(settings.data_dir))
+    return SecretBox(installation_key(settings))
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A 32-byte key for one purpose (signing connect links …), derived by HKDF-SHA256.
+
+    One secret to keep, and no purpose's key tells anything about another's.
+    """
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"forwardflow:{purpose}".encode()
+    ).derive(installation_key(settings))

@@ -3,7 +3,9 @@
 ``forwardflow run`` hosts every role in one process; ``--role`` runs one so they can
 scale apart. On SIGTERM/SIGINT the subscribers stop taking messages, in-flight
 handlers finish (FastStream's graceful timeout) or are redelivered, then the process
-exits. The HTTP app joins here as the service grows.
+exits. A part that dies stops the whole service with ``ServiceFailedError`` (exit code
+1, one line saying why), so its supervisor (systemd, Kubernetes) restarts it; the
+embedded nats-server is restarted in place a few times first.
 """
 
 from __future__ import annotations
@@ -13,26 +15,31 @@ import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import uvicorn
 from faststream.nats import NatsBroker
 
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.embedded import EmbeddedNats, EmbeddedNatsError
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
-from forwardflow.http import http_app
+from forwardflow.health import DeadLetterRate, Vitals, broker_check
+from forwardflow.http import Probes, http_app
+from forwardflow.httpserver import ServerLimits, guarded_config
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.metrics import Metrics
 from forwardflow.quickbooks import catch_up_company, companies, token_warnings
 from forwardflow.store import current_revision, head_revision
 from handlers.schedule import run_schedule
 
-__all__ = ["Role", "SchemaOutdatedError", "serve"]
+__all__ = ["Role", "SchemaOutdatedError", "ServiceFailedError", "serve"]
 
 log = logging.getLogger("forwardflow.service")
 
@@ -52,6 +59,45 @@ class Role(StrEnum):
 
 class SchemaOutdatedError(RuntimeError):
     """The database is not at the schema this version needs."""
+
+
+class ServiceFailedError(RuntimeError):
+    """A vital part of the service died; the message says which and why."""
+
+
+_RESTART_WINDOW_S = 600.0
+_WATCH_S = 0.5
+_SAMPLE_S = 10.0
+
+
+async def _supervise_embedded(embedded: EmbeddedNats, restarts: int, stop: asyncio.Event) -> None:
+    """Restart a dead embedded nats-server (at most ``restarts`` in ten minutes), else fail.
+
+    The dead child is reaped at once (no defunct process); the restarted server has the
+    same port and storage, so the broker client reconnects and JetStream resumes.
+    """
+    recent: list[float] = []
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=_WATCH_S)
+        if stop.is_set() or embedded.running():
+            continue
+        now = loop.time()
+        recent = [t for t in recent if now - t < _RESTART_WINDOW_S]
+        code = embedded.exit_code
+        if len(recent) >= restarts:
+            raise ServiceFailedError(
+                f"the embedded nats-server died (exit code {code}) and was restarted "
+                f"{len(recent)} time(s) in ten minutes; see {embedded.log_file}"
+            )
+        recent.append(now)
+        log.error("the embedded nats-server died (exit code %s); restarting it", code)
+        try:
+            await asyncio.to_thread(embedded.restart)
+        except EmbeddedNatsError as error:
+            raise ServiceFailedError(f"the embedded nats-server cannot restart: {error}") from None
+        log.warning("embedded nats-server restarted pid=%s port=%s", embedded.pid, embedded.port)
 
 
 async def _relay_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
@@ -135,14 +181,41 @@ async def _catch_up_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+async def _sample_dead_letters(
+    app: Forwardflow, broker: NatsBroker, rate: DeadLetterRate, stop: asyncio.Event
+) -> None:
+    """Sample the dead-letter stream now and then, so /readyz counts within its window."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # a broker hiccup: /readyz says so itself
+            await rate.problem(broker, app.topology.stream("DLQ"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=_SAMPLE_S)
+
+
+def server_limits(app: Forwardflow) -> ServerLimits:
+    """The HTTP listener's deadlines and caps from the settings."""
+    http = app.settings.http
+    return ServerLimits(
+        header_timeout=http.header_timeout_seconds,
+        body_timeout=http.body_timeout_seconds,
+        keep_alive=http.keep_alive_seconds,
+        max_connections=http.max_connections,
+        max_header_bytes=http.max_header_bytes,
+    )
+
+
 async def _http_forever(
-    app: Forwardflow, broker: NatsBroker, metrics: Metrics, stop: asyncio.Event
+    app: Forwardflow, broker: NatsBroker, metrics: Metrics, vitals: Vitals, stop: asyncio.Event
 ) -> None:
     """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
-    listener = socket.create_server((app.settings.http.host, app.settings.http.port))
+    listener = socket.create_server((app.settings.http.host, app.settings.http.port), backlog=1024)
     host, port = listener.getsockname()[:2]
-    config = uvicorn.Config(http_app(app, broker, metrics), log_level="warning", lifespan="off")
+    health = app.settings.health
+    rate = DeadLetterRate(health.dead_letter_limit, health.dead_letter_window_seconds)
+    probes = Probes(vitals=vitals, dead_letters=rate)
+    config = guarded_config(http_app(app, broker, metrics, probes), server_limits(app))
     server = uvicorn.Server(config)
+    sampler = asyncio.create_task(_sample_dead_letters(app, broker, rate, stop))
     # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
     # inner loop and stop it through should_exit.
     task = asyncio.create_task(server._serve(sockets=[listener]))
@@ -150,12 +223,23 @@ async def _http_forever(
     await stop.wait()
     server.should_exit = True
     await task
+    await sampler
 
 
 def _stop_on_failure(task: asyncio.Task[None], stop: asyncio.Event) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a part of the service failed: %s; stopping", task.exception())
         stop.set()
+
+
+async def _watch_vitals(vitals: Vitals, stop: asyncio.Event) -> None:
+    """Stop the service when a vital part has been dead for a while (its supervisor
+    restarts the process); /healthz says so meanwhile."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=_WATCH_S * 4)
+        if failing := vitals.failing():
+            raise ServiceFailedError("; ".join(failing))
 
 
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
@@ -182,26 +266,43 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             middlewares=[metrics.middleware()],
         )
 
+    vitals = Vitals()
     try:
         async with connect_broker(app.settings, make, start=True) as connection:
             log.info("forwardflow running role=%s broker=%s", role, connection.url)
-            tasks = []
-            if role in (Role.ALL, Role.RELAY):
-                tasks.append(asyncio.create_task(_relay_forever(app, connection.broker, stop)))
-            if role in (Role.ALL, Role.SCHEDULER):
-                tasks.append(asyncio.create_task(_schedule_forever(app, stop)))
-                tasks.append(asyncio.create_task(_catch_up_forever(app, connection.broker, stop)))
-            if role in (Role.ALL, Role.DELIVERY):
-                tasks.append(asyncio.create_task(_poll_inboxes_forever(app, stop)))
-            if role in (Role.ALL, Role.HTTP):
-                tasks.append(
-                    asyncio.create_task(_http_forever(app, connection.broker, metrics, stop))
+            broker = connection.broker
+            vitals.watch("broker", broker_check(broker))
+            parts: dict[str, Coroutine[Any, Any, None]] = {}
+            if connection.embedded is not None:
+                restarts = app.settings.broker.embedded_restarts
+                parts["embedded nats-server"] = _supervise_embedded(
+                    connection.embedded, restarts, stop
                 )
-            for task in tasks:  # a part that dies (say, its port is taken) stops the whole
+            if role in (Role.ALL, Role.RELAY):
+                parts["outbox relay"] = _relay_forever(app, broker, stop)
+            if role in (Role.ALL, Role.SCHEDULER):
+                parts["scheduler"] = _schedule_forever(app, stop)
+                parts["change-data-capture"] = _catch_up_forever(app, broker, stop)
+            if role in (Role.ALL, Role.DELIVERY):
+                parts["buyer inboxes"] = _poll_inboxes_forever(app, stop)
+            if role in (Role.ALL, Role.HTTP):
+                parts["http"] = _http_forever(app, broker, metrics, vitals, stop)
+            parts["vitals"] = _watch_vitals(vitals, stop)
+            tasks = {name: asyncio.create_task(part) for name, part in parts.items()}
+            for name, task in tasks.items():  # a part that dies stops the whole
                 task.add_done_callback(lambda done: _stop_on_failure(done, stop))
+                if name != "vitals":
+                    vitals.watch_task(name, task)
             await stop.wait()
             log.info("stopping: finishing in-flight work")
-            await asyncio.gather(*tasks)
+            results = await asyncio.gather(*tasks.values(), return_exceptions=True)
+            failed = [
+                f"{name}: {result}"
+                for name, result in zip(tasks, results, strict=True)
+                if isinstance(result, BaseException)
+            ]
+            if failed:
+                raise ServiceFailedError("; ".join(failed))
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -18,25 +21,31 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 __all__ = [
     "CONFIG_FILE_ENV",
     "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
     "BrokerSettings",
     "DatabaseSettings",
+    "HealthSettings",
     "HttpSettings",
     "LogSettings",
     "QuickBooksSettings",
     "Settings",
     "SettingsError",
     "load_settings",
+    "read_config_file",
+    "unknown_env",
 ]
 
+ENV_PREFIX = "FORWARDFLOW_"
 CONFIG_FILE_ENV = "FORWARDFLOW_CONFIG"
+_TEST_ENV_PREFIX = "FORWARDFLOW_TEST_"  # the test suite's own variables (service URLs)
 DEFAULT_CONFIG_FILE = Path("forwardflow.toml")
 _KEY_BYTES = 32  # AES-256
 
@@ -102,6 +111,13 @@ class BrokerSettings(_Section):
         gt=0,
         le=3600,
         description="How long a delivered, unacknowledged message waits before redelivery.",
+    )
+    embedded_restarts: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Restarts of a dead embedded nats-server within ten minutes before the "
+        "service stops (and its supervisor restarts it); 0 stops at once.",
     )
     stream_prefix: str = Field(
         default="FF",
@@ -172,6 +188,50 @@ class HttpSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port.")
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection whose request line and headers are not complete by then "
+        "is closed (slow-header clients).",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A request whose body is not complete by then is closed (slow bodies).",
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="An idle kept-alive connection is closed then."
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Open connections at most; at the cap the slowest unfinished request "
+        "head is dropped for a new connection.",
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="Request line and headers at most."
+    )
+
+
+class HealthSettings(_Section):
+    """When ``/readyz`` says the service is not ready."""
+
+    dead_letter_limit: int = Field(
+        default=50,
+        ge=0,
+        description="More dead letters than this within the window: not ready (0: off).",
+    )
+    dead_letter_window_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="The window dead letters are counted in."
+    )
+    min_free_disk_mb: int = Field(
+        default=100,
+        ge=0,
+        description="Less free space than this in the data directory: not ready (0: off).",
+    )
 
 
 class DeliverySettings(_Section):
@@ -218,6 +278,17 @@ class LogSettings(_Section):
     format: Literal["console", "json"] = "console"
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file as UTF-8 with or without a byte-order mark (an absent file is empty).
+
+    Windows editors save a BOM, which ``tomllib`` refuses as "invalid statement" at
+    line 1; it carries no meaning, so it is dropped.
+    """
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+
+
 class Settings(BaseSettings):
     """All of forwardflow's settings; see ``forwardflow config show``."""
 
@@ -226,7 +297,6 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
-        toml_file=DEFAULT_CONFIG_FILE,
     )
 
     data_dir: Path = Field(
@@ -243,6 +313,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("secret_key")
@@ -271,11 +342,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence, highest first: explicit arguments, environment, TOML file, defaults."""
-        toml_file = os.environ.get(CONFIG_FILE_ENV) or settings_cls.model_config.get("toml_file")
+        toml_file = os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            InitSettingsSource(settings_cls, read_config_file(Path(toml_file))),
         )
 
     @property
@@ -316,6 +387,47 @@ def _setting_name(location: tuple[int | str, ...]) -> str:
     return f"{dotted} (env {env})"
 
 
+def _env_names(model: type[BaseModel], prefix: str) -> tuple[set[str], set[str]]:
+    """Every environment name a setting answers to, and prefixes whose keys are free
+    (mappings such as ``quickbooks.accounts``)."""
+    names: set[str] = set()
+    open_prefixes: set[str] = set()
+    for field_name, info in model.model_fields.items():
+        name = f"{prefix}{field_name.upper()}"
+        names.add(name)
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            inner, free = _env_names(annotation, f"{name}__")
+            names |= inner
+            open_prefixes |= free
+        elif dict in (annotation, get_origin(annotation), *map(get_origin, get_args(annotation))):
+            open_prefixes.add(f"{name}__")  # a mapping: its keys are the user's
+    return names, open_prefixes
+
+
+def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``FORWARDFLOW_*`` variables that name no setting, each with the closest valid name.
+
+    pydantic-settings reads only the variables it knows, so ``FORWARDFLOW_HTP__PORT``
+    would be silently ignored; forwardflow refuses it instead. ``FORWARDFLOW_TEST_*`` is
+    the test suite's (service URLs), not a setting.
+    """
+    environ = os.environ if environ is None else environ
+    names, open_prefixes = _env_names(Settings, ENV_PREFIX)
+    names.add(CONFIG_FILE_ENV)
+    problems = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.startswith(_TEST_ENV_PREFIX):
+            continue
+        if upper in names or upper.startswith(tuple(open_prefixes)):
+            continue
+        close = difflib.get_close_matches(upper, sorted(names), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(f"{variable}: unknown setting (no such environment variable){hint}")
+    return problems
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the effective settings or raise ``SettingsError`` naming each bad setting."""
     previous = os.environ.get(CONFIG_FILE_ENV)
@@ -327,6 +439,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if source is None and DEFAULT_CONFIG_FILE.is_file():
         source = str(DEFAULT_CONFIG_FILE)
     try:
+        if typos := unknown_env():
+            raise SettingsError(typos, source)
         return Settings(**overrides)
     except ValidationError as error:
         problems = [

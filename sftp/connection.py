@@ -49,7 +49,7 @@ class SftpEndpoint:
     port: int
     username: str
     host_key: str  # known_hosts line or SHA256:… fingerprint
-    client_key: Path
+    client_key: Path | paramiko.PKey  # a key file, or the key itself (unsealed in memory)
     timeout: float = 30.0
 
 
@@ -71,11 +71,17 @@ def pinned_fingerprint(pin: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def _load_client_key(path: Path) -> paramiko.PKey:
+def _load_client_key(path: Path | paramiko.PKey) -> paramiko.PKey:
+    if isinstance(path, paramiko.PKey):
+        return path
     try:
         return paramiko.PKey.from_path(str(path))
     except (OSError, paramiko.SSHException) as error:
         raise BuyerAuthError(f"cannot read the client key {path}: {error}") from None
+
+
+def _key_name(key: Path | paramiko.PKey) -> str:
+    return key.name if isinstance(key, Path) else f"key {fingerprint(key)}"
 
 
 @contextmanager
@@ -102,7 +108,7 @@ def open_sftp(endpoint: SftpEndpoint) -> Iterator[paramiko.SFTPClient]:
         except paramiko.AuthenticationException as error:
             raise BuyerAuthError(
                 f"{endpoint.host}:{endpoint.port} refused key authentication for "
-                f"{endpoint.username!r} with {endpoint.client_key.name}: {error}"
+                f"{endpoint.username!r} with {_key_name(endpoint.client_key)}: {error}"
             ) from None
         client = paramiko.SFTPClient.from_transport(transport)
         if client is None:

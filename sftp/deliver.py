@@ -127,7 +127,12 @@ def _prepared_already(cipher_path: Path) -> bool:
 
 
 def prepare(
-    sale: SaleFile, terms: DeliveryTerms, folder: Path, *, buyer_certificate: Path, seller_key: Path
+    sale: SaleFile,
+    terms: DeliveryTerms,
+    folder: Path,
+    *,
+    buyer_certificate: Path,
+    seller_key: Path | bytes,
 ) -> Prepared:
     """Build the CSV, check it, encrypt once, write the sidecar and manifest (reused if made)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,7 +197,7 @@ def deliver_sale(
     endpoint: SftpEndpoint,
     *,
     buyer_certificate: Path,
-    seller_key: Path,
+    seller_key: Path | bytes,
     attempts: int = 5,
     backoff_s: float = 1.0,
     progress: Callable[[int], None] | None = None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import paramiko
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -13,7 +15,30 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-__all__ = ["ensure_ssh_key"]
+__all__ = ["ensure_ssh_key", "load_ssh_key", "new_ssh_key", "public_line"]
+
+
+def new_ssh_key() -> bytes:
+    """A new Ed25519 private key in OpenSSH's format (unencrypted: the caller seals it)."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+
+
+def load_ssh_key(private: bytes) -> paramiko.PKey:
+    """A paramiko key from OpenSSH private-key bytes held in memory."""
+    text = private.decode("ascii")
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise paramiko.SSHException("not an OpenSSH private key forwardflow can use")
+
+
+def public_line(private: bytes, comment: str = "forwardflow") -> str:
+    """``ssh-ed25519 AAAA… comment``: what the buyer adds to its authorized keys."""
+    key = load_ssh_key(private)
+    return f"{key.get_name()} {key.get_base64()} {comment}"
 
 
 def ensure_ssh_key(path: Path, comment: str = "forwardflow") -> str:

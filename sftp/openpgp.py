@@ -31,6 +31,7 @@ __all__ = [
     "encrypting",
     "ensure_seller_key",
     "message_format",
+    "new_seller_key",
     "refuse_unreadable",
     "seller_certificate",
     "seller_fingerprint",
@@ -48,6 +49,11 @@ class UnreadableForBuyerError(ValueError):
     """Files encrypted to this certificate would not open with the buyer's gpg."""
 
 
+def new_seller_key(user_id: str) -> bytes:
+    """A new seller signing key (RFC 4880 profile, so gpg 2.2 reads it), armored."""
+    return str(Tsk.generate(user_id, profile=Profile.RFC4880)).encode()
+
+
 def ensure_seller_key(path: Path, user_id: str) -> str:
     """The seller's signing key at ``path`` (generated, mode 0600, if absent); its fingerprint."""
     if not path.exists():
@@ -59,14 +65,18 @@ def ensure_seller_key(path: Path, user_id: str) -> str:
     return seller_fingerprint(path)
 
 
-def seller_fingerprint(path: Path) -> str:
-    """Fingerprint of the seller's key (upper-case hex)."""
-    return str(Tsk.from_file(str(path)).extract_certificate().fingerprint).upper()
+def _tsk(key: Path | bytes) -> Tsk:
+    return Tsk.from_bytes(key) if isinstance(key, bytes) else Tsk.from_file(str(key))
 
 
-def seller_certificate(path: Path) -> str:
+def seller_fingerprint(key: Path | bytes) -> str:
+    """Fingerprint of the seller's key, from its file or its bytes (upper-case hex)."""
+    return str(_tsk(key).extract_certificate().fingerprint).upper()
+
+
+def seller_certificate(key: Path | bytes) -> str:
     """The seller's public certificate, armored: what a buyer imports to verify signatures."""
-    return str(Tsk.from_file(str(path)).extract_certificate())
+    return str(_tsk(key).extract_certificate())
 
 
 def certificate_fingerprint(path: Path) -> str:
@@ -113,22 +123,55 @@ def _widen(pipe: IO[bytes]) -> None:
         fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
 
+def _key_pipe(key: bytes) -> int:
+    """A pipe holding ``key`` (then closed for writing): the child reads it from the fd, so
+    the unsealed key is never written to disk nor shown in the child's arguments."""
+    read, write = os.pipe()
+    try:
+        if len(key) > _PIPE_BYTES:
+            raise EncryptionError("the seller key is too large")
+        with suppress(OSError):
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, max(65536, len(key)))
+        os.write(write, key)
+    finally:
+        os.close(write)
+    return read
+
+
 @contextmanager
-def encrypting(out: Path, *, buyer: Path, seller: Path, armor: bool = False) -> Iterator[IO[bytes]]:
+def encrypting(
+    out: Path, *, buyer: Path, seller: Path | bytes, armor: bool = False
+) -> Iterator[IO[bytes]]:
     """A pipe whose bytes are encrypted to ``buyer`` and signed by ``seller`` into ``out``.
 
-    The child writes ``out.partial`` and it is renamed when the block ends cleanly, so
-    ``out`` is never half a file; an exception in the block stops the child and removes
-    the partial file.
+    ``seller`` is the key file or the key itself (as unsealed in memory). The child
+    writes ``out.partial`` and it is renamed when the block ends cleanly, so ``out`` is
+    never half a file; an exception in the block stops the child and removes the
+    partial file.
     """
     partial = out.with_name(out.name + ".partial")
     form = "armor" if armor else "binary"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "sftp.encrypt_worker", str(buyer), str(seller), str(partial), form],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_worker_environment(),
-    )
+    key_fd = _key_pipe(seller) if isinstance(seller, bytes) else None
+    seller_arg = f"fd:{key_fd}" if key_fd is not None else str(seller)
+    try:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sftp.encrypt_worker",
+                str(buyer),
+                seller_arg,
+                str(partial),
+                form,
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_worker_environment(),
+            pass_fds=(key_fd,) if key_fd is not None else (),
+        )
+    finally:
+        if key_fd is not None:
+            os.close(key_fd)
     stdin, stderr = child.stdin, child.stderr
     if stdin is None or stderr is None:  # pragma: no cover - both are PIPE above
         raise EncryptionError("the encryptor has no pipes")

@@ -4,21 +4,44 @@ A request file is CSV with a header naming at least ``portfolio_id``, ``receivab
 ``reason``, ``evidence_reference`` and ``request_date`` (ISO dates); ``fact_date`` is
 optional — without it the buyer asserts the fact existed when the portfolio was cut.
 A file with any bad line is rejected whole, so a buyer never has half a file applied.
+
+Everything is bounded: names (letters, digits, ``. _ -``), lines, fields and rows, each
+refusal answered with the limit. Result files go back to the buyer's spreadsheet, so a
+cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR)
+is prefixed with ``'`` (OWASP's advice for CSV injection).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from debtsale.agreement import PutbackReason
 
-__all__ = ["REQUIRED_COLUMNS", "LineProblem", "PutbackLine", "parse_request_file", "result_csv"]
+__all__ = [
+    "MAX_FIELD_CHARS",
+    "MAX_LINE_CHARS",
+    "MAX_REQUEST_LINES",
+    "REQUEST_SUFFIXES",
+    "REQUIRED_COLUMNS",
+    "LineProblem",
+    "PutbackLine",
+    "name_problem",
+    "neutralised",
+    "parse_request_file",
+    "result_csv",
+]
 
 REQUIRED_COLUMNS = ("portfolio_id", "receivable_id", "reason", "evidence_reference", "request_date")
-_MAX_LINES = 100_000
+REQUEST_SUFFIXES = (".csv", ".csv.pgp", ".csv.gpg")
+MAX_REQUEST_LINES = 20_000
+MAX_LINE_CHARS = 4_000
+MAX_FIELD_CHARS = 1_000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,30 +95,75 @@ def _line(record: dict[str, str], number: int) -> PutbackLine:
     )
 
 
+def name_problem(name: str) -> str | None:
+    """Why a file name in the inbox is not read as a request file (None: it is).
+
+    Letters, digits and ``. _ -`` only, starting with a letter or digit, no ``..``, at
+    most 120 characters, ending ``.csv``, ``.csv.pgp`` or ``.csv.gpg`` (any case).
+    """
+    if not _NAME.fullmatch(name) or ".." in name:
+        return (
+            "the name must be letters, digits, '.', '_' or '-', start with a letter or "
+            "digit, hold no '..' and be at most 120 characters"
+        )
+    if not name.lower().endswith(REQUEST_SUFFIXES):
+        return "only .csv, .csv.pgp and .csv.gpg files are read"
+    return None
+
+
+def _records(text: str) -> csv.DictReader[str]:
+    return csv.DictReader(io.StringIO(text, newline=""))
+
+
 def parse_request_file(data: bytes) -> tuple[list[PutbackLine], list[LineProblem]]:
     """The valid lines and the problems; any problem means the file is rejected."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return [], [LineProblem(0, f"the file is not UTF-8: {error}")]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    reader = _records(text)
+    try:
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    except csv.Error as error:
+        return [], [LineProblem(1, f"the header is not CSV: {error}")]
     if missing:
         return [], [LineProblem(1, f"the header lacks {', '.join(missing)}")]
     lines: list[PutbackLine] = []
     problems: list[LineProblem] = []
-    for record in reader:
-        number = reader.line_num
-        if number > _MAX_LINES:
-            problems.append(LineProblem(number, f"more than {_MAX_LINES} lines"))
-            break
-        try:
-            lines.append(_line(record, number))
-        except ValueError as error:
-            problems.append(LineProblem(number, str(error)))
+    number = 1
+    try:
+        for record in reader:
+            number = reader.line_num
+            if len(lines) + len(problems) >= MAX_REQUEST_LINES:
+                problems.append(
+                    LineProblem(number, f"more than {MAX_REQUEST_LINES:,} request lines")
+                )
+                break
+            values = [v for v in record.values() if isinstance(v, str)]
+            if any(len(v) > MAX_FIELD_CHARS for v in values):
+                problems.append(LineProblem(number, f"a field over {MAX_FIELD_CHARS} characters"))
+            elif sum(len(v) for v in values) > MAX_LINE_CHARS:
+                problems.append(LineProblem(number, f"a line over {MAX_LINE_CHARS} characters"))
+            else:
+                try:
+                    lines.append(_line(record, number))
+                except ValueError as error:
+                    problems.append(LineProblem(number, str(error)))
+    except csv.Error as error:  # e.g. a field over the csv module's own limit (128 KiB)
+        why = (
+            f"a field over {MAX_FIELD_CHARS} characters"
+            if "field limit" in str(error)
+            else f"not CSV here: {error}"
+        )
+        problems.append(LineProblem(number + 1, why))
     if not lines and not problems:
         problems.append(LineProblem(0, "the file has no request lines"))
     return lines, problems
+
+
+def neutralised(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs (``=1+1`` → ``'=1+1``)."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def result_csv(rows: list[dict[str, str]]) -> bytes:
@@ -104,5 +172,5 @@ def result_csv(rows: list[dict[str, str]]) -> bytes:
     columns = ["line", "portfolio_id", "receivable_id", "request_id", "status", "rule", "detail"]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralised(str(v)) for k, v in row.items()} for row in rows)
     return out.getvalue().encode("utf-8")

@@ -63,8 +63,9 @@ class TokenStore(Protocol):
         """The current tokens; an unknown realm raises PlatformError."""
         ...
 
-    def save(self, realm_id: str, tokens: Tokens) -> None:
-        """Persist rotated tokens atomically."""
+    def save(self, realm_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
+        """Persist rotated tokens atomically; with ``replacing``, only if the stored ones
+        are still those (a reconnect meanwhile wins). True when written."""
         ...
 
 
@@ -219,9 +220,10 @@ class QuickBooksApi:
                     f"({error.status_code}): reconnect the company"
                 ) from None
             now = datetime.now(UTC)
-            self._tokens.save(
+            self._tokens.save(  # a newer grant stored meanwhile is kept, not overwritten
                 self.realm_id,
-                Tokens(
+                replacing=held,
+                tokens=Tokens(
                     access_token=str(auth.access_token),
                     refresh_token=str(auth.refresh_token),
                     access_expires_at=now + timedelta(seconds=int(auth.expires_in or 3600)),

@@ -10,6 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "COALESCED",
+    "ENTITY_ID",
+    "REALM_ID",
     "ChangeNotice",
     "CloudEvent",
     "LegacyBody",
@@ -27,15 +30,31 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+REALM_ID = r"^[0-9]{1,20}$"
+"""A QuickBooks company (realm) id: digits only. It becomes part of broker subjects,
+ledger tenants and API paths, so nothing else is ever accepted."""
+
+ENTITY_ID = r"^[0-9]{1,20}$"
+"""A QuickBooks entity id (Invoice 145, Payment 12 …): digits only, as QuickBooks makes
+them. It becomes part of API paths and event ids."""
+
+COALESCED = "coalesced"
+"""The operation of a notice standing for a flood of one company's entity notices."""
+
+_EVENT_ID = r"^[\x21-\x7e]{1,160}$"  # printable ASCII: it goes into a broker header
+_NAME = r"^[A-Za-z][A-Za-z0-9]{0,39}$"
+_SHORT = 64
+
+
 # ---------------------------------------------------------------- webhooks
 class LegacyEntity(_Wire):
     """One changed entity in a legacy ``eventNotifications`` body."""
 
-    name: str
-    id: str
-    operation: str
-    last_updated: str | None = Field(default=None, alias="lastUpdated")
-    deleted_id: str | None = Field(default=None, alias="deletedId")
+    name: str = Field(pattern=_NAME)
+    id: str = Field(pattern=ENTITY_ID)
+    operation: str = Field(pattern=_NAME)
+    last_updated: str | None = Field(default=None, alias="lastUpdated", max_length=_SHORT)
+    deleted_id: str | None = Field(default=None, alias="deletedId", pattern=ENTITY_ID)
 
 
 class _DataChangeEvent(_Wire):
@@ -43,7 +62,7 @@ class _DataChangeEvent(_Wire):
 
 
 class _LegacyNotification(_Wire):
-    realm_id: str = Field(alias="realmId")
+    realm_id: str = Field(alias="realmId", pattern=REALM_ID)
     data_change_event: _DataChangeEvent = Field(alias="dataChangeEvent")
 
 
@@ -56,12 +75,12 @@ class LegacyBody(_Wire):
 class CloudEvent(_Wire):
     """One CloudEvents event (``qbo.invoice.updated.v1`` …)."""
 
-    specversion: str
-    id: str
-    type: str
-    time: str | None = None
-    intuitentityid: str
-    intuitaccountid: str
+    specversion: str = Field(max_length=_SHORT)
+    id: str = Field(pattern=r"^[\x21-\x7e]{1,128}$")
+    type: str = Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")
+    time: str | None = Field(default=None, max_length=_SHORT)
+    intuitentityid: str = Field(pattern=ENTITY_ID)
+    intuitaccountid: str = Field(pattern=REALM_ID)
     data: dict[str, Any] | None = None
 
 
@@ -160,13 +179,21 @@ class ChangeNotice(_Wire):
     the broker drops a redelivered webhook.
     """
 
-    event_id: str
-    realm_id: str
-    entity: str  # Invoice, Payment, CreditMemo, Customer …
-    entity_id: str
-    operation: str  # created, updated, deleted, merged, voided, emailed
+    event_id: str = Field(pattern=_EVENT_ID)
+    realm_id: str = Field(pattern=REALM_ID)
+    entity: str = Field(pattern=r"^([A-Za-z][A-Za-z0-9]{0,39}|\*)$")  # Invoice, Payment … or *
+    entity_id: str = Field(pattern=r"^([0-9]{1,20}|\*)$")
+    operation: str = Field(pattern=_NAME)  # created, updated, deleted, merged, voided, emailed
     occurred: datetime | None = None
-    deleted_id: str | None = None  # the merged-away id on a merge
+    deleted_id: str | None = Field(default=None, pattern=ENTITY_ID)  # merged-away id
+    coalesced: int = Field(default=0, ge=0)
+    """With operation ``coalesced``: how many entity notices this one stands for; the
+    fetcher then runs change-data-capture for the company instead of reading each."""
+
+    @property
+    def is_coalesced(self) -> bool:
+        """True for a company-wide catch-up standing for a flood of entity notices."""
+        return self.operation == COALESCED
 
 
 def qbo_json(data: Any) -> str:

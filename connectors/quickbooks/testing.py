@@ -36,9 +36,15 @@ class MemoryTokenStore:
             raise AuthorizationError(f"company {realm_id} is not connected")
         return self.tokens[realm_id]
 
-    def save(self, realm_id: str, tokens: Tokens) -> None:
+    def save(self, realm_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
+        held = self.tokens.get(realm_id)
+        if replacing is not None and (
+            held is None or held.refresh_token != replacing.refresh_token
+        ):
+            return False
         self.tokens[realm_id] = tokens
         self.saves += 1
+        return True
 
 
 def auth_client_for(server: EmulatorServer) -> AuthClient:

@@ -54,13 +54,18 @@ def find_nats_server(configured: Path | None = None) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (dead, waiting to be reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): the signal test is all there is
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -107,11 +112,20 @@ class EmbeddedNats:
             raise EmbeddedNatsError("the embedded nats-server is not started")
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> Self:
-        """Start (or join) the server and wait until it accepts clients."""
+    def start(self, *, join_only: bool = False) -> Self:
+        """Start (or join) the server and wait until it accepts clients.
+
+        ``join_only`` never starts one: a server this data directory runs is joined, else
+        EmbeddedNatsError says none is running (``forwardflow status`` looks, never starts).
+        """
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if self._join_running():
             return self
+        if join_only:
+            raise EmbeddedNatsError(
+                f"no embedded nats-server is running for {self.data_dir} "
+                "(`forwardflow run` starts one)"
+            )
         binary = find_nats_server(self.binary)
         port = self.port or free_port()
         command = [
@@ -154,6 +168,26 @@ class EmbeddedNats:
             return True
         self.state_file.unlink(missing_ok=True)
         return False
+
+    def running(self) -> bool:
+        """Whether the server is still there (a server this object started is reaped)."""
+        if self._process is not None:
+            return self._process.poll() is None
+        return self.pid is not None and _alive(self.pid)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of a server this object started and that has exited."""
+        return self._process.returncode if self._process is not None else None
+
+    def restart(self) -> Self:
+        """Start again after the server died: same port and storage (JetStream recovers
+        its streams and consumers from the store), so clients simply reconnect."""
+        if self._process is not None:
+            self._process.poll()  # reap it: no defunct process left behind
+        self._process, self.owner, self.pid = None, False, None
+        self.state_file.unlink(missing_ok=True)
+        return self.start()
 
     def _wait_ready(self) -> None:
         assert self._process is not None

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 
 from forwardflow.broker.embedded import EmbeddedNats
 from forwardflow.broker.topology import Topology, ensure_streams
@@ -33,8 +34,14 @@ class BrokerConnection:
 
 
 @asynccontextmanager
-async def nats_server(settings: Settings) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
-    """Yield the server URL, starting (and at exit stopping) the embedded one if no URL is set."""
+async def nats_server(
+    settings: Settings, *, join_only: bool = False
+) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
+    """Yield the server URL, starting (and at exit stopping) the embedded one if no URL is set.
+
+    ``join_only`` uses an embedded server the data directory already runs and never
+    starts one (EmbeddedNatsError when there is none).
+    """
     if settings.broker.url is not None:
         yield settings.broker.url, None
         return
@@ -43,7 +50,7 @@ async def nats_server(settings: Settings) -> AsyncIterator[tuple[str, EmbeddedNa
         port=settings.broker.embedded_port,
         binary=settings.broker.nats_server_binary,
     )
-    await asyncio.to_thread(embedded.start)
+    await asyncio.to_thread(lambda: embedded.start(join_only=join_only))
     try:
         yield embedded.url, embedded
     finally:
@@ -60,13 +67,14 @@ async def connect_broker(
     make_broker: Callable[[list[str]], NatsBroker] = _plain_broker,
     *,
     start: bool = False,
+    join_only: bool = False,
 ) -> AsyncIterator[BrokerConnection]:
     """Reach the server, connect a broker built by ``make_broker`` and declare the streams.
 
     With ``start`` its subscribers start consuming too. On exit the broker drains and an
-    embedded server started here is stopped.
+    embedded server started here is stopped. ``join_only``: see ``nats_server``.
     """
-    async with nats_server(settings) as (url, embedded):
+    async with nats_server(settings, join_only=join_only) as (url, embedded):
         broker = make_broker(url.split(","))
         await broker.connect()
         try:
@@ -76,4 +84,9 @@ async def connect_broker(
                 await broker.start()
             yield BrokerConnection(broker, url, embedded, tuple(streams))
         finally:
-            await broker.stop()
+            try:
+                await broker.stop()
+            except (ConnectionReconnectingError, ConnectionClosedError):
+                # the server is gone (the service is stopping because of it): nothing
+                # to drain; close the client so it stops reconnecting
+                await broker.connection.close()

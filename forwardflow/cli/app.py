@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from forwardflow import __version__
 from forwardflow.cli.asyncapi_cmd import asyncapi
 from forwardflow.cli.config_cmd import config_app
-from forwardflow.cli.context import CliState, console
+from forwardflow.cli.context import CliState, connection_failure, console, err_console
 from forwardflow.cli.db_cmd import db_app
 from forwardflow.cli.deliver_cmd import buyer_app, deliver, deliveries
 from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
+from forwardflow.cli.keys_cmd import keys_app
 from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
 from forwardflow.cli.putback_cmd import putback_app
 from forwardflow.cli.quickbooks_cmd import emulator_app, quickbooks_app
@@ -41,6 +44,7 @@ app.add_typer(putback_app, name="putback")
 app.add_typer(remittance_app, name="remittance")
 app.add_typer(buyer_app, name="buyer")
 app.add_typer(quickbooks_app, name="quickbooks")
+app.add_typer(keys_app, name="keys")
 app.add_typer(emulator_app, name="emulator")
 app.command("status")(status)
 app.command("run")(run)
@@ -75,5 +79,16 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: an unreachable database or broker is one line, rc 1.
+
+    Everything forwardflow creates (store, keys, broker storage, outgoing files) is for
+    its own user only.
+    """
+    os.umask(0o077)
+    try:
+        app()
+    except Exception as error:
+        if (line := connection_failure(error)) is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+        raise SystemExit(1) from None

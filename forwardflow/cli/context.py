@@ -6,16 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from nats.errors import NoServersError
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.config_view import mask_url
 from forwardflow.settings import Settings, SettingsError, load_settings
 
-__all__ = ["CliState", "console", "err_console", "state"]
+__all__ = ["CliState", "connection_failure", "console", "err_console", "state"]
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+_loaded: list[Settings] = []  # the settings this invocation loaded, to name hosts in errors
 
 
 @dataclass
@@ -30,6 +34,7 @@ class CliState:
         if self._settings is None:
             try:
                 self._settings = load_settings(self.config_file)
+                _loaded[:] = [self._settings]
             except SettingsError as error:
                 err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
                 raise typer.Exit(code=2) from None
@@ -46,3 +51,20 @@ def state(ctx: typer.Context) -> CliState:
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
     return root.obj
+
+
+def connection_failure(error: BaseException) -> str | None:
+    """One line for a database or broker that cannot be reached, naming where; else None.
+
+    A refused connection is an operator's problem (wrong host, server down), not a bug:
+    a traceback of several hundred lines hides the one fact that matters.
+    """
+    settings = _loaded[0] if _loaded else None
+    if isinstance(error, OperationalError | InterfaceError):
+        lines = str(error.orig or error).strip().splitlines()
+        where = mask_url(settings.database_url) if settings else "the database"
+        return f"database unusable ({where}): {lines[0] if lines else type(error).__name__}"
+    if isinstance(error, NoServersError | ConnectionRefusedError):
+        where = (settings.broker.url or "embedded") if settings else "the broker"
+        return f"broker unreachable ({mask_url(where)}): {error}"
+    return None

@@ -26,6 +26,7 @@ from forwardflow.cli.dispatch import (
     query,
     receivable_of,
 )
+from forwardflow.inbound import refused_lines
 
 __all__ = ["putback_app"]
 
@@ -155,10 +156,14 @@ def putback_list(
     portfolio_id: Annotated[str, typer.Argument(metavar="PORTFOLIO")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Every put-back request of a portfolio, its decision and refund; net proceeds."""
+    """Every put-back request of a portfolio, its decision and refund; net proceeds.
+
+    Lines of the buyer's request files that broke a rule are listed after the requests.
+    """
     ledger = PutbackLedger.of(query(ctx, lambda app: portfolio_of(app, portfolio_id)))
+    refused = query(ctx, lambda app: refused_lines(app, portfolio_id))
     if as_json:
-        print_json(as_data(ledger))
+        print_json({**as_data(ledger), "refused_lines": refused})
         return
     table = Table(
         title=f"put-backs of {portfolio_id}: refunds {ledger.refunds.amount:,}, net proceeds "
@@ -177,3 +182,13 @@ def putback_list(
             f"{row.refund.amount:,}",
         )
     console.print(table)
+    if refused:
+        lines = Table(title=f"{len(refused)} line(s) of the buyer's files refused")
+        for column in ("file", "line", "receivable", "rule", "detail"):
+            lines.add_column(column)
+        for line in refused:
+            lines.add_row(
+                *(escape(line[k]) for k in ("file", "line", "receivable_id", "rule")),
+                escape(line["detail"]),
+            )
+        console.print(lines)

@@ -17,10 +17,12 @@ from connectors.quickbooks.client import PlatformError
 from connectors.quickbooks.emulator.app import Emulator
 from connectors.quickbooks.emulator.scenario import load_scenario
 from connectors.quickbooks.emulator.server import EmulatorServer
-from connectors.quickbooks.oauth import revoke
+from connectors.quickbooks.oauth import revoke, valid_realm
 from forwardflow.cli.context import console, err_console
 from forwardflow.cli.dispatch import JsonFlag, print_json, query, with_broker
+from forwardflow.connect import mint_link
 from forwardflow.quickbooks import (
+    PLATFORM,
     SqlTokenStore,
     auth_client,
     backfill_company,
@@ -79,6 +81,48 @@ def _on_broker(ctx: typer.Context, work: Any) -> Any:
     except PlatformError as error:
         err_console.print(f"[bold red]QuickBooks refused:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None
+
+
+@quickbooks_app.command("connect")
+def quickbooks_connect(
+    ctx: typer.Context,
+    company: Annotated[
+        str | None,
+        typer.Option(
+            "--company",
+            metavar="REALM",
+            help="Reconnect this company: the grant must be for it (a connected company can "
+            "only be reconnected this way).",
+        ),
+    ] = None,
+    minutes: Annotated[
+        float, typer.Option(min=1, max=1440, help="How long the link stays valid.")
+    ] = 15,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a single-use link that connects a QuickBooks company (open it as the firm's admin).
+
+    Only someone who can run this on the server can start a connection: the link is
+    signed with the installation's secret key, expires, works once, and the browser that
+    opens it is the only one the service accepts Intuit's answer from.
+    """
+    if company is not None and not valid_realm(company):
+        raise typer.BadParameter("a QuickBooks company id is digits only", param_hint="--company")
+
+    def work(app: Any) -> tuple[str, datetime]:
+        auth_client(app)  # refuse early when the Intuit app is not configured
+        return mint_link(app, PLATFORM, company_id=company, minutes=minutes)
+
+    link, expires = query(ctx, work)
+    if as_json:
+        print_json({"link": link, "expires_at": expires.isoformat(), "company": company})
+        return
+    console.print(
+        f"Open this link in the browser of the firm's QuickBooks admin "
+        f"(once, until {expires:%Y-%m-%d %H:%M} UTC):\n{link}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @quickbooks_app.command("backfill")

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from forwardflow.cli.context import err_console, state
 from forwardflow.logs import configure_logging
-from forwardflow.service import Role, SchemaOutdatedError, serve
+from forwardflow.service import Role, SchemaOutdatedError, ServiceFailedError, serve
 
 __all__ = ["run"]
 
@@ -38,5 +38,8 @@ def run(
     except SchemaOutdatedError as error:
         err_console.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
+    except ServiceFailedError as error:
+        err_console.print(f"[bold red]stopped:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(code=1) from None
     finally:
         app.close()

@@ -8,6 +8,7 @@ import asyncio
 import typer
 from rich.markup import escape
 
+from forwardflow.broker.embedded import EmbeddedNatsError
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.cli.context import console, err_console, state
 from forwardflow.cli.render import broker_table, store_table
@@ -19,6 +20,8 @@ __all__ = ["status"]
 
 def status(ctx: typer.Context) -> None:
     """Show the state store's schema, journal entries not in the books, the broker's streams.
+
+    It never starts a broker: it joins the one running, or says none is.
 
     Exits 1 when the store needs an upgrade or a journal entry could not be posted (or
     applied to its invoices): re-authorise the company (``/connect/quickbooks``) and it is
@@ -35,11 +38,14 @@ def status(ctx: typer.Context) -> None:
         err_console.print(f"[bold red]attention:[/] {escape(problem)}", highlight=False)
 
     async def probe() -> None:
-        async with connect_broker(app.settings) as connection:
+        async with connect_broker(app.settings, join_only=True) as connection:
             console.print(broker_table(await broker_status(connection)))
 
     try:
         asyncio.run(probe())
+    except EmbeddedNatsError as error:
+        err_console.print(f"[bold yellow]broker not running:[/] {escape(str(error))}")
+        raise typer.Exit(code=1) from None
     except OSError as error:
         err_console.print(f"[bold red]broker unreachable:[/] {escape(str(error))}")
         raise typer.Exit(code=1) from None

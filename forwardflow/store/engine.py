@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,12 +49,30 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+def _private_files(database: Path) -> None:
+    """The SQLite file and its WAL and shared-memory files readable by the owner only.
+
+    SQLite creates ``-wal`` and ``-shm`` with the database file's permissions, so a
+    database created 0600 stays private; files made by an earlier version are fixed.
+    """
+    if not database.exists():
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o600:
+            path.chmod(0o600)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create the engine for ``url``; SQLite gets WAL mode and its parent folder created."""
+    """Create the engine for ``url``; SQLite gets WAL mode, its folder and 0600 files."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_files(Path(parsed.database))
         engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)

@@ -17,12 +17,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 
 __all__ = [
     "agreements",
+    "connect_links",
     "deliveries",
+    "inbound_files",
     "inbox",
     "ledger_entities",
     "metadata",
@@ -33,10 +36,12 @@ __all__ = [
     "platform_postings",
     "portfolio_members",
     "portfolios",
+    "putback_rejections",
     "receivable_claims",
     "receivable_flags",
     "sale_file_chunks",
     "sale_files",
+    "store_probes",
 ]
 
 metadata = MetaData(
@@ -252,4 +257,63 @@ platform_postings = Table(
     Index(None, "state"),
     comment="Journal entries forwardflow posted to a platform, or could not post yet "
     "(blocked until the company is re-authorised); applied once their invoices are.",
+)
+
+connect_links = Table(
+    "connect_links",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("company_id", String(64), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("state_digest", String(64), nullable=True),
+    Column("browser_digest", String(64), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("state_digest"),
+    comment="Single-use links that start connecting a company, minted by an operator; "
+    "the OAuth state and the browser that opened the link are bound to them.",
+)
+
+inbound_files = Table(
+    "inbound_files",
+    metadata,
+    Column("agreement_id", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("result", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("agreement_id", "sha256"),
+    comment="Buyers' request files by content: the same bytes get the same answer, "
+    "whatever name they come under.",
+)
+
+putback_rejections = Table(
+    "putback_rejections",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("agreement_id", String(64), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("portfolio_id", String(64), nullable=False),
+    Column("receivable_id", String(200), nullable=False),
+    Column("rule", String(60), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("agreement_id", "file_sha256", "line"),
+    Index(None, "portfolio_id"),
+    comment="Request lines from buyers' files that broke a rule, kept out of the "
+    "portfolio document so a hostile file cannot bloat it.",
+)
+
+store_probes = Table(
+    "store_probes",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    comment="Readiness writes here: a store that cannot commit (read-only, disk full) "
+    "is not ready.",
 )

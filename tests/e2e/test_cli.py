@@ -97,13 +97,44 @@ def test_db_upgrade_on_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 
 @pytest.mark.nats
-def test_status_reports_store_and_embedded_broker(tmp_path: Path) -> None:
+def test_status_reports_store_and_the_running_services_embedded_broker(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from forwardflow.net import free_port
+
+    run("db", "upgrade", cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
+    env["FORWARDFLOW_HTTP__PORT"] = str(free_port())
+    log = tmp_path / "service.log"
+    service = subprocess.Popen(
+        [FORWARDFLOW, "run"], cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "forwardflow running" not in log.read_text():
+            assert service.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        state = json.loads((tmp_path / ".forwardflow" / "nats" / "server.json").read_text())
+        result = run("status", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "embedded nats-server" in result.stdout
+        assert "FF_LEDGER" in result.stdout
+        assert "up to date" in result.stdout
+        assert str(state["pid"]) in result.stdout  # the service's server, joined
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=30) == 0
+
+
+def test_status_never_starts_a_broker_of_its_own(tmp_path: Path) -> None:
     run("db", "upgrade", cwd=tmp_path)
     result = run("status", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "embedded nats-server" in result.stdout
-    assert "FF_LEDGER" in result.stdout
-    assert "up to date" in result.stdout
+    assert result.returncode == 1
+    assert "broker not running" in result.stderr
+    assert "up to date" in result.stdout  # the store is still reported
+    assert not (tmp_path / ".forwardflow" / "nats" / "nats-server.log").exists()  # none ran
 
 
 @pytest.mark.gpg
@@ -184,3 +215,25 @@ def test_demo_refuses_to_clear_a_folder_it_did_not_make(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not made by the demo" in result.stderr
     assert (tmp_path / "precious" / "thesis.txt").exists()
+
+
+def test_a_mistyped_environment_variable_stops_the_service_naming_it(tmp_path: Path) -> None:
+    result = run("run", cwd=tmp_path, env={"FORWARDFLOW_HTP__PORT": "1"}, timeout=60)
+    assert result.returncode == 2
+    assert "FORWARDFLOW_HTP__PORT" in result.stderr
+    assert "FORWARDFLOW_HTTP__PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_refuses_connections_is_one_line_naming_the_host(
+    tmp_path: Path,
+) -> None:
+    from forwardflow.net import free_port
+
+    url = f"postgresql+psycopg://ff@127.0.0.1:{free_port()}/ff"
+    result = run("db", "upgrade", cwd=tmp_path, env={"FORWARDFLOW_DATABASE__URL": url})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "database unusable" in line
+    assert "127.0.0.1" in line

@@ -141,7 +141,7 @@ def test_the_buyers_putback_files_are_applied_and_answered(
     again = run("buyer", "inbox", "acme-spot-2026", "--json", cwd=tmp_path)
     assert json.loads(again.stdout) == []
     putbacks = json.loads(run("putback", "list", "P1", "--json", cwd=tmp_path).stdout)
-    assert [(r["receivable_id"], r["status"]) for r in putbacks["rows"]] == [
-        ("I1", "pending"),
-        ("I9", "rejected"),
-    ]  # on record once each, though the inbox ran twice
+    assert [(r["receivable_id"], r["status"]) for r in putbacks["rows"]] == [("I1", "pending")]
+    assert [(r["receivable_id"], r["rule"]) for r in putbacks["refused_lines"]] == [
+        ("I9", "putback.receivable_sold")
+    ]  # on record once each, though the inbox ran twice; the refusal outside the portfolio

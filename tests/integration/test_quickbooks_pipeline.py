@@ -34,6 +34,7 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
+from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
@@ -113,8 +114,7 @@ def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
 async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     app: Forwardflow, emulator: EmulatorServer, service: str
 ) -> None:
-    async with httpx.AsyncClient(follow_redirects=True) as browser:
-        connected = await browser.get(f"{service}/connect/quickbooks")
+    connected = await connect_in_browser(app)
     assert connected.status_code == 200, connected.text
     assert connected.json() == {"connected": REALM}
     assert [c["company_id"] for c in companies(app)] == [REALM]
@@ -147,8 +147,7 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
 async def test_the_sale_entry_is_posted_to_the_company_once(
     app: Forwardflow, emulator: EmulatorServer, service: str
 ) -> None:
-    async with httpx.AsyncClient(follow_redirects=True) as browser:
-        assert (await browser.get(f"{service}/connect/quickbooks")).status_code == 200
+    assert (await connect_in_browser(app)).status_code == 200
     company = emulator.emulator.company(REALM)
     async with connect_broker(app.settings) as connection:
         await backfill_company(connection.broker, app, REALM)

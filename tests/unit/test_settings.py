@@ -122,3 +122,34 @@ def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.http.port = 1  # type: ignore[misc]
+
+
+def test_an_unknown_environment_variable_stops_start_up_naming_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORWARDFLOW_HTP__PORT", "1")
+    monkeypatch.setenv("FORWARDFLOW_DATADIR", "/x")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "FORWARDFLOW_HTP__PORT" in message
+    assert "did you mean FORWARDFLOW_HTTP__PORT?" in message
+    assert "FORWARDFLOW_DATADIR" in message
+    assert "did you mean FORWARDFLOW_DATA_DIR?" in message
+
+
+def test_known_variables_mapping_keys_and_the_test_suites_own_are_not_typos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORWARDFLOW_HTTP__PORT", "9100")
+    monkeypatch.setenv("forwardflow_log__level", "DEBUG")  # names are case-insensitive
+    monkeypatch.setenv("FORWARDFLOW_QUICKBOOKS__ACCOUNTS__CASH", "36")
+    monkeypatch.setenv("FORWARDFLOW_TEST_NATS_URL", "nats://127.0.0.1:4222")
+    settings = load_settings()
+    assert settings.http.port == 9100
+    assert settings.quickbooks.accounts["cash"] == "36"
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    (tmp_path / "forwardflow.toml").write_bytes(b"\xef\xbb\xbf[http]\nport = 9001\n")
+    assert load_settings().http.port == 9001

@@ -233,6 +233,9 @@ class Emulator:
         )
         if refused := await self._guard(request, realm):
             return refused
+        if path.lower() == "companyinfo" and entity_id == realm:
+            info = {"Id": realm, "CompanyName": self.companies[realm].name, "SyncToken": "0"}
+            return _json({"CompanyInfo": info, "time": datetime.now(UTC).isoformat()})
         entity = _ENTITY_PATHS.get(path.lower())
         found = self.companies[realm].get(entity, entity_id) if entity else None
         if entity is None or found is None:
