@@ -11,6 +11,14 @@ from datetime import date
 
 from debtsale.agreement import RemittanceTerms
 from debtsale.calendar import add_business_days
+from debtsale.changes import (
+    InvoiceDeleted,
+    InvoiceVoided,
+    LedgerChange,
+    PaymentDeleted,
+    PaymentRecorded,
+    PaymentVoided,
+)
 from debtsale.ledger import Application, Ledger
 from debtsale.lifecycle import ReceivableState
 from debtsale.money import Money, total
@@ -37,6 +45,17 @@ __all__ = [
 ]
 
 _RETURNED = (ReceivableState.PUT_BACK, ReceivableState.REPLACED)
+
+MOVES_DUES: tuple[type[LedgerChange], ...] = (
+    PaymentRecorded,
+    PaymentVoided,
+    PaymentDeleted,
+    InvoiceVoided,
+    InvoiceDeleted,
+)
+"""Ledger changes that can change what a sold portfolio owes its buyer (or its put-back
+candidates): payments, and an invoice leaving the books. An invoice re-recorded (its
+balance, its terms) or a credit does not; platforms do not revive a voided invoice."""
 
 
 @dataclass(frozen=True, slots=True)

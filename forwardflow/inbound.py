@@ -38,6 +38,7 @@ from forwardflow.bootstrap import Forwardflow
 from forwardflow.delivery import buyer_keys, delivery_terms
 from forwardflow.store.tables import inbound_files, putback_rejections
 from handlers.putback_file import LineAnswer, request_putbacks
+from handlers.retry import retrying
 from sftp.connection import SftpEndpoint, open_sftp
 from sftp.putback_files import PutbackLine, name_problem, parse_request_file, result_csv
 
@@ -124,7 +125,17 @@ def _cutoffs(app: Forwardflow, agreement: Agreement, ids: set[str]) -> dict[str,
 def _apply(
     app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
 ) -> tuple[InboxResult, bytes]:
-    """Apply a file's lines in one transaction; record its answer under its content hash."""
+    """Apply a file's lines in one transaction; record its answer under its content hash.
+
+    A payment or a decision saving one of its portfolios meanwhile makes the transaction
+    conflict; it then runs again from the start (``handlers.retry``).
+    """
+    return retrying(_apply_once)(app, agreement, name, digest, data)
+
+
+def _apply_once(
+    app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
+) -> tuple[InboxResult, bytes]:
     result = InboxResult(name)
     lines, problems = parse_request_file(data)
     stem = name.split(".", 1)[0]

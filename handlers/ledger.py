@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from debtsale.changes import LedgerChange
+from debtsale.remittance import MOVES_DUES
 from handlers.outcome import Outcome
 from handlers.ports import UnitOfWork
 from handlers.remittance import settle_dues
@@ -32,19 +33,24 @@ def apply_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> O
         recorded = uow.ledger.record(tenant, change)
         if recorded.touched and uow.portfolios.has_portfolios(tenant):
             holders = uow.portfolios.holding(tenant, recorded.touched)
-            if holders:
+            if holders and isinstance(change, MOVES_DUES):
                 _follow(uow, tenant, holders, change.version.updated.date())
+            elif holders:  # nothing owed can change: a concurrent save only must conflict
+                uow.portfolios.bump(holders)
         uow.commit()
     return Outcome.APPLIED if recorded else Outcome.STALE
 
 
 def _follow(uow: UnitOfWork, tenant: str, holders: list[str], on: date) -> None:
     """Bring the portfolios holding what changed up to date (read before the ledger is)."""
-    portfolios = [p for p in map(uow.portfolios.get, holders) if p is not None]
-    sold = any(p.closing is not None for p in portfolios)
-    ledger = uow.ledger.load(tenant) if sold else None  # a live sale needs no ledger here
+    live = uow.portfolios.live(holders)
+    uow.portfolios.bump(live)  # a live sale needs no ledger here: a racing close runs again
+    portfolios = [p for p in map(uow.portfolios.get, sorted(set(holders) - set(live))) if p]
+    if not portfolios:
+        return
+    ledger = uow.ledger.load(tenant)
     for portfolio in portfolios:
-        if ledger is not None and settle_dues(uow, portfolio, ledger, on):
+        if settle_dues(uow, portfolio, ledger, on):
             uow.portfolios.save(portfolio)
         else:
             uow.portfolios.touch(portfolio)

@@ -110,6 +110,15 @@ class PortfolioStore(Protocol):
         """Move the version on without changing anything: a concurrent save conflicts."""
         ...
 
+    def bump(self, portfolio_ids: Iterable[str]) -> None:
+        """Move these portfolios' versions on, unread: facts they depend on changed, so a
+        writer that read them before must run again."""
+        ...
+
+    def live(self, portfolio_ids: Iterable[str]) -> list[str]:
+        """Those of the ids that are cut and not yet closed."""
+        ...
+
     def unavailable(self, tenant: str) -> set[str]:
         """Receivables in a live sale or sold: a new sale may not take them."""
         ...

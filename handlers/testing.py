@@ -116,6 +116,15 @@ class FakePortfolioStore:
         self._bump(portfolio)
         self.portfolios[portfolio.id].version = portfolio.version
 
+    def bump(self, portfolio_ids: Iterable[str]) -> None:
+        for portfolio_id in set(portfolio_ids):
+            self.portfolios[portfolio_id].version += 1
+
+    def live(self, portfolio_ids: Iterable[str]) -> list[str]:
+        return sorted(
+            i for i in set(portfolio_ids) if i in self.portfolios and self.portfolios[i].live
+        )
+
     def unavailable(self, tenant: str) -> set[str]:
         return {rid for p in self.portfolios.values() if p.tenant == tenant for rid in p.held()}
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from debtsale.agreement import Agreement
 from debtsale.codec import decode_portfolio, encode_portfolio
 from debtsale.errors import RuleViolation
-from debtsale.portfolio import Portfolio
+from debtsale.portfolio import Portfolio, PortfolioStatus
 from forwardflow.store.driver import driver_statement
 from forwardflow.store.tables import agreements, portfolio_members, portfolios, receivable_claims
 from handlers.ports import ConflictError
@@ -189,6 +189,27 @@ class SqlPortfolioStore:
     def touch(self, portfolio: Portfolio) -> None:
         """Move the version on, nothing else: a writer that read the old version conflicts."""
         self._bump(portfolio)
+
+    def bump(self, portfolio_ids: Iterable[str]) -> None:
+        """Move the versions on, unread: whoever read one before saves into a conflict."""
+        for portfolio_id in sorted(set(portfolio_ids)):  # one order: no deadlock
+            self._connection.execute(
+                update(portfolios)
+                .where(portfolios.c.id == portfolio_id)
+                .values(version=portfolios.c.version + 1)
+            )
+
+    def live(self, portfolio_ids: Iterable[str]) -> list[str]:
+        """Those of the ids that are cut and not yet closed."""
+        wanted = sorted(set(portfolio_ids))
+        if not wanted:
+            return []
+        rows = self._connection.execute(
+            select(portfolios.c.id).where(
+                portfolios.c.id.in_(wanted), portfolios.c.status == PortfolioStatus.CUT.value
+            )
+        )
+        return sorted(rows.scalars())
 
     def _bump(self, portfolio: Portfolio, **values: Any) -> None:
         if portfolio.version < 1:

@@ -63,6 +63,7 @@ from forwardflow.settings import (
 )
 from forwardflow.store import upgrade
 from forwardflow.store.tables import outbox, platform_postings
+from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
@@ -177,7 +178,7 @@ async def service(app: Forwardflow, emulator: EmulatorServer) -> AsyncIterator[s
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-        assert (await client.get(f"{base}/connect/quickbooks")).status_code == 200
+        assert (await connect_in_browser(app)).status_code == 200
     try:
         async with connect_broker(app.settings) as connection:
             await backfill_company(connection.broker, app, REALM)
@@ -501,7 +502,7 @@ async def test_an_entry_not_authorised_is_held_named_and_posted_after_reconnecti
         ready = await browser.get(f"{service}/readyz")
         assert ready.status_code == 200  # still reachable: reconnecting goes through it
         assert ready.json()["attention"] == [problem]
-        assert (await browser.get(f"{service}/connect/quickbooks")).status_code == 200
+        assert (await connect_in_browser(app, REALM, browser)).status_code == 200  # reconnect
     await _settled(app, emulator)
     assert posting_problems(app) == []
     assert doc_number("putback:P-A:R1") in {e["DocNumber"] for e in company.all("JournalEntry")}
