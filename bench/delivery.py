@@ -44,13 +44,13 @@ from rich.progress import Progress
 from debtsale.agreement import sample_agreement_text
 from debtsale.money import Money
 from debtsale.salefile import SaleFileSummary, SaleFileTotals, SoldRow, csv_lines
-from debtsale.testing import sample_agreement
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.delivery import deliver_portfolio
 from forwardflow.settings import Settings
 from forwardflow.store import upgrade
-from forwardflow.testing.gpg import BuyerGpg
-from forwardflow.testing.sshd import LoopbackSshd
+from testkit.builders import sample_agreement
+from testkit.gpg import BuyerGpg
+from testkit.sshd import LoopbackSshd
 
 HEADER = list(sample_agreement().file.columns)
 PORTFOLIO = "BENCH"

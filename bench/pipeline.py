@@ -30,13 +30,13 @@ from faststream.nats.annotations import NatsMessage
 from nats.js.api import AckPolicy as JsAckPolicy
 
 from debtsale.changes import LedgerChange
-from debtsale.testing import LedgerBuilder
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.envelope import ledger_message
 from forwardflow.broker.runtime import connect_broker, nats_server
 from forwardflow.broker.subscribers import ledger_backlog, register_ledger_subscribers
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import upgrade
+from testkit.builders import LedgerBuilder
 
 
 def history(events: int, seed: int = 1) -> list[LedgerChange]:

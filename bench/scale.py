@@ -37,8 +37,8 @@ from forwardflow.broker.runtime import connect_broker
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import upgrade
 from forwardflow.store.tables import inbox
-from forwardflow.testing.cluster import NatsCluster
-from forwardflow.testing.databases import postgres_schema
+from testkit.cluster import NatsCluster
+from testkit.databases import postgres_schema
 
 FORWARDFLOW = str(Path(sys.executable).parent / "forwardflow")
 _TICKS = os.sysconf("SC_CLK_TCK")

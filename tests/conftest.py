@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import Engine
 
 from forwardflow.store import make_engine, upgrade
-from forwardflow.testing import (
+from testkit import (
     external_nats_url,
     gpg_binary,
     postgres_url,
     require,
     sshd_binary,
 )
-from forwardflow.testing.databases import postgres_schema
-from forwardflow.testing.gpg import BuyerGpg
-from forwardflow.testing.sshd import LoopbackSshd
+from testkit.databases import postgres_schema
+from testkit.gpg import BuyerGpg
+from testkit.sshd import LoopbackSshd
 
 
 @pytest.fixture(autouse=True)

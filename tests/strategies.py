@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from debtsale.testing import LedgerBuilder
+from testkit.builders import LedgerBuilder
 
 START = date(2024, 1, 1)
 CUTOFF = date(2025, 6, 30)

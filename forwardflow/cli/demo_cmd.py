@@ -17,9 +17,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from demo.story import DemoError, run_demo
 from forwardflow.cli.context import console, err_console
 from forwardflow.cli.render import broker_table, reconciliation_table, valuation_table
-from forwardflow.demo import DemoError, run_demo
 
 __all__ = ["demo"]
 

@@ -14,10 +14,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from connectors.quickbooks.client import PlatformError
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.scenario import load_scenario
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.oauth import revoke, valid_realm
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.scenario import load_scenario
+from emulators.quickbooks.server import EmulatorServer
 from forwardflow.cli.context import console, err_console
 from forwardflow.cli.dispatch import JsonFlag, print_json, query, with_broker
 from forwardflow.connect import mint_link

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 
 from debtsale.agreement import sample_agreement_text
-from debtsale.testing import LedgerBuilder
 from forwardflow.net import free_port
 from forwardflow.store import SqlUnitOfWork, make_engine
 from handlers.ledger import apply_ledger_change
+from testkit.builders import LedgerBuilder
 from tests.e2e.test_cli import FORWARDFLOW, run
 from tests.e2e.test_portfolio_cli import CUT_P1, _seed
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from debtsale.agreement import sample_agreement_text
-from debtsale.testing import LedgerBuilder
 from forwardflow.store import SqlUnitOfWork, make_engine
 from forwardflow.store.tables import platform_postings
 from handlers.ledger import apply_ledger_change
+from testkit.builders import LedgerBuilder
 from tests.e2e.test_cli import run
 from tests.e2e.test_portfolio_cli import CUT_P1, _seed
 

@@ -26,10 +26,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.books import customer_receivables
-from connectors.quickbooks.emulator.company import EmulatedCompany
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
 from connectors.quickbooks.reports import aging_detail_rows, trial_balance_rows
 from connectors.quickbooks.writeback import doc_number
@@ -46,6 +42,10 @@ from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.reports import AmountsDueReport, ReconciliationReport
 from debtsale.settlement import putback_candidates
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.books import customer_receivables
+from emulators.quickbooks.company import EmulatedCompany
+from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.cli.remittance_cmd import statement_of
@@ -63,8 +63,8 @@ from forwardflow.settings import (
 )
 from forwardflow.store import upgrade
 from forwardflow.store.tables import outbox, platform_postings
-from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
+from testkit.quickbooks import connect_in_browser
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 

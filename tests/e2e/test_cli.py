@@ -144,7 +144,7 @@ def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path
     import time
     from decimal import Decimal
 
-    from forwardflow.testing.gpg import BuyerGpg
+    from testkit.gpg import BuyerGpg
 
     for _ in range(2):  # running it twice works: the work directory is cleared
         began = time.monotonic()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from debtsale.agreement import sample_agreement_text
-from forwardflow.testing.gpg import BuyerGpg
-from forwardflow.testing.sshd import LoopbackSshd
+from testkit.gpg import BuyerGpg
+from testkit.sshd import LoopbackSshd
 from tests.e2e.test_cli import FORWARDFLOW, run
 from tests.e2e.test_portfolio_cli import CUT_P1, _seed
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from debtsale.agreement import sample_agreement_text
-from debtsale.testing import LedgerBuilder
 from forwardflow.store import SqlUnitOfWork, make_engine, upgrade
 from handlers.ledger import apply_ledger_change
+from testkit.builders import LedgerBuilder
 from tests.e2e.test_cli import run
 
 CUT_P1 = (

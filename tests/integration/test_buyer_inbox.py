@@ -12,15 +12,15 @@ import pytest
 
 from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
-from debtsale.testing import LedgerBuilder
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.delivery import buyer_keys, delivery_terms
 from forwardflow.inbound import MAX_FILE_BYTES, process_buyer_inbox, refused_lines
 from forwardflow.settings import DatabaseSettings, load_settings
 from forwardflow.store import upgrade
-from forwardflow.testing.sshd import LoopbackSshd
 from handlers.ledger import apply_ledger_change
 from handlers.registry import handle_command
+from testkit.builders import LedgerBuilder
+from testkit.sshd import LoopbackSshd
 
 pytestmark = [pytest.mark.sshd]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forwardflow.testing.gpg import BuyerGpg
-from forwardflow.testing.sshd import LoopbackSshd
+from testkit.gpg import BuyerGpg
+from testkit.sshd import LoopbackSshd
 
 
 @pytest.mark.sshd

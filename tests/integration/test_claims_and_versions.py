@@ -17,11 +17,11 @@ from debtsale.commands import (
     RemoveReceivable,
     RequestPutback,
 )
-from debtsale.testing import LedgerBuilder
 from forwardflow.store import SqlUnitOfWork, make_engine, upgrade
 from forwardflow.store.tables import portfolios, receivable_claims
 from handlers.ports import ConflictError
 from handlers.registry import LEDGER_HANDLER, handle_command
+from testkit.builders import LedgerBuilder
 
 CUTOFF, CLOSING = date(2025, 6, 30), date(2025, 7, 15)
 
@@ -145,7 +145,7 @@ def test_a_portfolio_that_takes_a_claimed_receivable_conflicts(engine: Engine) -
 
 def test_an_empty_cut_is_refused_and_stores_nothing(engine: Engine) -> None:
     _cut(engine, "P1")
-    from forwardflow.testing.racing import run_command
+    from testkit.racing import run_command
 
     assert (
         run_command(

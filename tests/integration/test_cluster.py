@@ -25,7 +25,7 @@ from forwardflow.broker.subscribers import ledger_backlog
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import SqlUnitOfWork, upgrade
 from forwardflow.store.tables import inbox
-from forwardflow.testing.cluster import NatsCluster
+from testkit.cluster import NatsCluster
 from tests.strategies import random_history
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]

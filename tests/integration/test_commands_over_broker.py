@@ -11,7 +11,6 @@ from faststream.nats import NatsBroker
 
 from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
-from debtsale.testing import LedgerBuilder
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.commands import send_command
 from forwardflow.broker.deadletter import list_dead_letters
@@ -20,6 +19,7 @@ from forwardflow.broker.subscribers import build_broker
 from forwardflow.settings import BrokerSettings, DatabaseSettings, load_settings
 from forwardflow.store import upgrade
 from handlers.ledger import apply_ledger_change
+from testkit.builders import LedgerBuilder
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 

@@ -1,6 +1,6 @@
 """Many writers on PostgreSQL: a receivable is sold once and no amount due is ever forgotten.
 
-Every race here starts its writers at the same instant (``forwardflow.testing.racing``:
+Every race here starts its writers at the same instant (``testkit.racing``:
 warmed-up processes or threads on a barrier) and goes through the normal handlers and
 unit of work, as the service, the CLI and the scheduler would. Each round checks the
 invariant; the test fails listing every round that broke it.
@@ -32,11 +32,11 @@ from debtsale.money import Money
 from debtsale.portfolio import Portfolio
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
-from debtsale.testing import SAMPLE_AGREEMENT_TOML, LedgerBuilder
 from forwardflow.store import SqlUnitOfWork, make_engine, upgrade
 from forwardflow.store.tables import outbox, receivable_claims
-from forwardflow.testing.racing import command_work, ledger_work, racers
 from handlers.registry import LEDGER_HANDLER, handle_command
+from testkit.builders import SAMPLE_AGREEMENT_TOML, LedgerBuilder
+from testkit.racing import command_work, ledger_work, racers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.concurrency]
 

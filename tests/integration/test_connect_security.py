@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.quickbooks.client import QuickBooksApi, Tokens
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.connect import mint_link
 from forwardflow.net import free_port
@@ -30,7 +30,7 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
-from forwardflow.testing.quickbooks import connect_in_browser
+from testkit.quickbooks import connect_in_browser
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 FIRM = "4620816365"

@@ -18,9 +18,6 @@ import pytest
 from debtsale.agreement import Agreement, DeliveryTerms, OpenPgpProfile, UploadStrategy
 from debtsale.portfolio import Portfolio
 from debtsale.salefile import in_chunks, sale_file_header, sold_rows, totals_of
-from debtsale.testing import LedgerBuilder, sample_agreement
-from forwardflow.testing.gpg import BuyerGpg
-from forwardflow.testing.sshd import LoopbackSshd
 from sftp.connection import SftpEndpoint
 from sftp.deliver import (
     Prepared,
@@ -39,6 +36,9 @@ from sftp.openpgp import (
     message_format,
     seller_certificate,
 )
+from testkit.builders import LedgerBuilder, sample_agreement
+from testkit.gpg import BuyerGpg
+from testkit.sshd import LoopbackSshd
 
 pytestmark = [pytest.mark.sshd, pytest.mark.gpg]
 

@@ -17,7 +17,7 @@ import pytest
 from forwardflow.broker.embedded import EmbeddedNats, EmbeddedNatsError, find_nats_server
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.settings import load_settings
-from forwardflow.testing import ServiceUnavailableError, require
+from testkit import ServiceUnavailableError, require
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors.quickbooks.client import Tokens
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
 from connectors.quickbooks.webhook import sign
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.net import free_port
@@ -41,8 +41,8 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
-from forwardflow.testing import external_nats_url, require
-from forwardflow.testing.quickbooks import connect_in_browser
+from testkit import external_nats_url, require
+from testkit.quickbooks import connect_in_browser
 
 pytestmark = [pytest.mark.nats]
 REALM = "4620816365"

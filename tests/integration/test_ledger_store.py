@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from debtsale.testing import LedgerBuilder
 from forwardflow.store import SqlUnitOfWork, make_engine, upgrade
 from handlers.ledger import Outcome, apply_ledger_change
+from testkit.builders import LedgerBuilder
 from tests.strategies import histories
 
 
@@ -31,8 +31,8 @@ def engine(
         yield engine
         engine.dispose()
         return
-    from forwardflow.testing import postgres_url, require
-    from forwardflow.testing.databases import postgres_schema
+    from testkit import postgres_url, require
+    from testkit.databases import postgres_schema
 
     with postgres_schema(require(postgres_url)) as url:
         engine = make_engine(url)

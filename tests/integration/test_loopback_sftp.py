@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from debtsale.agreement import DeliveryTerms, OpenPgpProfile
+from emulators.sftp_buyer import LoopbackSftp
 from sftp.connection import BuyerAuthError, SftpEndpoint, open_sftp
 from sftp.deliver import deliver, prepare
 from sftp.keys import ensure_ssh_key
-from sftp.loopback import LoopbackSftp
 from sftp.openpgp import ensure_seller_key
 from tests.integration.test_delivery import _sale
 

@@ -16,7 +16,6 @@ from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
 from debtsale.errors import RuleViolation
 from debtsale.salefile import minor_units, totals_of
-from debtsale.testing import LedgerBuilder
 from forwardflow.bootstrap import bootstrap
 from forwardflow.delivery import recorded_sale_file
 from forwardflow.settings import Settings
@@ -25,6 +24,7 @@ from forwardflow.store.salefiles import SqlSaleFileStore
 from forwardflow.store.tables import sale_file_chunks, sale_files
 from handlers.ledger import apply_ledger_change
 from handlers.portfolio import close_portfolio, cut_portfolio
+from testkit.builders import LedgerBuilder
 
 
 def test_cut_and_close_through_the_store(migrated_engine: Engine) -> None:

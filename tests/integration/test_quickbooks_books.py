@@ -13,9 +13,6 @@ from typing import Any
 import pytest
 
 from connectors.quickbooks.client import PlatformError, QuickBooksApi
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.books import customer_receivables
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.mapping import (
     invoice_change,
     is_own_application,
@@ -27,7 +24,6 @@ from connectors.quickbooks.reports import (
     aging_summary_rows,
     trial_balance_rows,
 )
-from connectors.quickbooks.testing import MemoryTokenStore, connect_company
 from connectors.quickbooks.writeback import (
     Posted,
     application_number,
@@ -35,6 +31,10 @@ from connectors.quickbooks.writeback import (
     post_journal_entry,
 )
 from debtsale.changes import InvoiceRecorded
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.books import customer_receivables
+from emulators.quickbooks.server import EmulatorServer
+from testkit.quickbooks_api import MemoryTokenStore, connect_company
 
 REALM = "5550123"
 ACCOUNTS = {

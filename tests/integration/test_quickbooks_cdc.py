@@ -9,15 +9,15 @@ import pytest
 
 from connectors.quickbooks.cdc import catch_up
 from connectors.quickbooks.client import QuickBooksApi
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
-from connectors.quickbooks.testing import (
+from debtsale.changes import InvoiceRecorded, LedgerChange, PaymentDeleted
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
+from testkit.quickbooks_api import (
     MemoryCheckpoints,
     MemoryPaymentLinks,
     MemoryTokenStore,
     connect_company,
 )
-from debtsale.changes import InvoiceRecorded, LedgerChange, PaymentDeleted
 
 REALM = "55501"
 CAP = 20

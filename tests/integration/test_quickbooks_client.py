@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 
 from connectors.quickbooks.client import PlatformError, QuickBooksApi, ThrottledError
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.mapping import invoice_change, payment_change
-from connectors.quickbooks.testing import MemoryTokenStore, connect_company
 from debtsale.changes import InvoiceRecorded, PaymentRecorded
 from debtsale.money import Money
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
+from testkit.quickbooks_api import MemoryTokenStore, connect_company
 
 REALM = "9130357"
 
@@ -186,7 +186,7 @@ def test_stock_python_quickbooks_works_against_the_emulator_with_only_its_base_u
     from quickbooks import QuickBooks
     from quickbooks.objects.invoice import Invoice
 
-    from connectors.quickbooks.testing import auth_client_for
+    from testkit.quickbooks_api import auth_client_for
 
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     tokens = store.load(REALM)

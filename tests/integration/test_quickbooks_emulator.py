@@ -13,10 +13,10 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
-from connectors.quickbooks.testing import MemoryTokenStore, connect_company
 from connectors.quickbooks.webhook import parse_notices, verify_signature
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
+from testkit.quickbooks_api import MemoryTokenStore, connect_company
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
 from connectors.quickbooks.writeback import doc_number
 from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.net import free_port
@@ -34,8 +34,8 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
-from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
+from testkit.quickbooks import connect_in_browser
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 REALM = "4620816365"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from forwardflow.testing import ServiceUnavailableError, in_ci, require
+from testkit import ServiceUnavailableError, in_ci, require
 
 
 def _absent() -> str:

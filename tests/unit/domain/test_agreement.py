@@ -11,7 +11,7 @@ import pytest
 
 from debtsale.agreement import Agreement, AgreementKind, CutoffPolicy, PutbackReason
 from debtsale.errors import DomainError
-from debtsale.testing import SAMPLE_AGREEMENT_TOML, sample_agreement, usd
+from testkit.builders import SAMPLE_AGREEMENT_TOML, sample_agreement, usd
 
 FORWARD = """
 id = "acme-flow"

@@ -11,7 +11,7 @@ from debtsale.agreement import PutbackReason
 from debtsale.codec import MESSAGE_TYPES, decode, encode, load_json
 from debtsale.commands import ClosePortfolio, RequestPutback
 from debtsale.errors import DomainError
-from debtsale.testing import LedgerBuilder, usd
+from testkit.builders import LedgerBuilder, usd
 
 
 def _every_change() -> list[object]:

@@ -22,7 +22,7 @@ from debtsale.portfolio import Portfolio, Remittance
 from debtsale.putback import PutbackRequest
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport, PutbackLedger, ReconciliationReport, as_data
-from debtsale.testing import LedgerBuilder, sample_agreement, usd
+from testkit.builders import LedgerBuilder, sample_agreement, usd
 
 
 @pytest.fixture

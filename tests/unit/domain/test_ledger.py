@@ -10,7 +10,7 @@ from debtsale.changes import Allocation, InvoiceRecorded, PaymentRecorded, Versi
 from debtsale.errors import DomainError
 from debtsale.ledger import ApplicationKind, Ledger, Removal
 from debtsale.money import Money
-from debtsale.testing import LedgerBuilder, usd
+from testkit.builders import LedgerBuilder, usd
 
 D = date(2025, 1, 10)
 

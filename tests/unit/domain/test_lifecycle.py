@@ -10,7 +10,7 @@ import pytest
 from debtsale.errors import IllegalTransitionError, RuleViolation
 from debtsale.lifecycle import ALLOWED, ExclusionReason, ReceivableState, check_transition
 from debtsale.portfolio import Portfolio
-from debtsale.testing import LedgerBuilder, sample_agreement
+from testkit.builders import LedgerBuilder, sample_agreement
 
 S = ReceivableState
 

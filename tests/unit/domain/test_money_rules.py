@@ -16,7 +16,7 @@ from debtsale.portfolio import Portfolio, Treatment
 from debtsale.putback import PutbackRequest, PutbackStatus, refund_for
 from debtsale.remittance import amounts_due, collections_on, paid_before_sale
 from debtsale.reports import ReconciliationReport
-from debtsale.testing import LedgerBuilder, sample_agreement, usd
+from testkit.builders import LedgerBuilder, sample_agreement, usd
 
 CUTOFF = date(2025, 6, 30)
 CLOSING = date(2025, 7, 15)

@@ -21,7 +21,7 @@ from debtsale.putback import refund_for
 from debtsale.remittance import amounts_due, paid_before_sale
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.salefile import SaleFileTotals, SoldRow, csv_lines, in_chunks, tie_out_problems
-from debtsale.testing import LedgerBuilder, sample_agreement
+from testkit.builders import LedgerBuilder, sample_agreement
 from tests.strategies import histories
 
 CUTOFF = date(2025, 6, 30)

@@ -12,7 +12,7 @@ from debtsale.eligibility import Criterion, assess
 from debtsale.lifecycle import ExclusionReason
 from debtsale.segmentation import age_bucket, balance_tier, segment
 from debtsale.statute import ClaimType, StatuteTable
-from debtsale.testing import LedgerBuilder, sample_agreement
+from testkit.builders import LedgerBuilder, sample_agreement
 
 STATUTE = StatuteTable.shipped()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from debtsale.testing import LedgerBuilder, sample_agreement, usd
 from debtsale.valuation import Recommendation, RecoveryAssumption, value_receivables
+from testkit.builders import LedgerBuilder, sample_agreement, usd
 
 
 def test_cohorts_compare_the_offer_with_internal_recovery() -> None:

@@ -33,11 +33,11 @@ from debtsale.lifecycle import ExclusionReason, ReceivableState
 from debtsale.money import Money
 from debtsale.putback import PutbackStatus
 from debtsale.remittance import amounts_due
-from debtsale.testing import LedgerBuilder, sample_agreement, usd
 from handlers.ledger import apply_ledger_change
 from handlers.outcome import Outcome
 from handlers.registry import COMMAND_HANDLERS, handle_command
-from handlers.testing import FakeAgreementStore, FakeUnitOfWork
+from testkit.builders import LedgerBuilder, sample_agreement, usd
+from testkit.fakes import FakeAgreementStore, FakeUnitOfWork
 
 CUTOFF, CLOSING = date(2025, 6, 30), date(2025, 7, 15)
 

@@ -30,10 +30,10 @@ from debtsale.money import Money
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport, ReconciliationReport
 from debtsale.settlement import putback_candidates
-from debtsale.testing import Books, LedgerBuilder, books, sample_agreement, usd
 from handlers.ledger import apply_ledger_change
 from handlers.registry import handle_command
-from handlers.testing import FakeAgreementStore, FakeUnitOfWork
+from testkit.builders import Books, LedgerBuilder, books, sample_agreement, usd
+from testkit.fakes import FakeAgreementStore, FakeUnitOfWork
 
 CUTOFF, CLOSING = date(2025, 6, 30), date(2025, 7, 15)
 SOLD = [f"C{n}" for n in range(10)]

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from debtsale.changes import LedgerChange
-from debtsale.testing import LedgerBuilder, usd
 from handlers.ledger import Outcome, apply_ledger_change, ledger_consumer
-from handlers.testing import FakeUnitOfWork
+from testkit.builders import LedgerBuilder, usd
+from testkit.fakes import FakeUnitOfWork
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from debtsale.commands import ClosePortfolio, CutPortfolio
 from debtsale.errors import RuleViolation
 from debtsale.lifecycle import ReceivableState
 from debtsale.salefile import minor_units
-from debtsale.testing import LedgerBuilder, sample_agreement
 from handlers.ledger import Outcome, apply_ledger_change
 from handlers.portfolio import close_portfolio, cut_portfolio
-from handlers.testing import FakeAgreementStore, FakeUnitOfWork
+from testkit.builders import LedgerBuilder, sample_agreement
+from testkit.fakes import FakeAgreementStore, FakeUnitOfWork
 
 CUT = CutPortfolio(
     command_id="cmd-cut",

@@ -9,11 +9,11 @@ from decimal import Decimal
 from debtsale.agreement import Agreement
 from debtsale.commands import ClosePortfolio, CutPortfolio
 from debtsale.errors import RuleViolation
-from debtsale.testing import SAMPLE_AGREEMENT_TOML, LedgerBuilder, sample_agreement
 from handlers.ledger import apply_ledger_change
 from handlers.outcome import Outcome
 from handlers.schedule import plan_tranches, run_schedule
-from handlers.testing import FakeAgreementStore, FakeUnitOfWork
+from testkit.builders import SAMPLE_AGREEMENT_TOML, LedgerBuilder, sample_agreement
+from testkit.fakes import FakeAgreementStore, FakeUnitOfWork
 
 
 def _flow() -> Agreement:

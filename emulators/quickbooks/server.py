@@ -10,7 +10,7 @@ from typing import Self
 
 import uvicorn
 
-from connectors.quickbooks.emulator.app import Emulator
+from emulators.quickbooks.app import Emulator
 
 __all__ = ["EmulatorServer"]
 

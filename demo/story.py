@@ -29,10 +29,6 @@ from pydantic import SecretStr
 from pysequoia import Profile, Tsk
 from sqlalchemy import select
 
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.books import open_items
-from connectors.quickbooks.emulator.company import EmulatedCompany
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.fetch import tenant_of
 from connectors.quickbooks.writeback import is_forwardflow_number
 from debtsale.agreement import PutbackReason, sample_agreement_text
@@ -42,10 +38,15 @@ from debtsale.portfolio import Portfolio
 from debtsale.putback import PutbackStatus
 from debtsale.reports import ReconciliationReport, as_data
 from debtsale.valuation import ValuationReport, value_receivables
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.books import open_items
+from emulators.quickbooks.company import EmulatedCompany
+from emulators.quickbooks.firm import seed_emulated_firm
+from emulators.quickbooks.server import EmulatorServer
+from emulators.sftp_buyer import LoopbackSftp
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
-from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.keystore import sealed_key
 from forwardflow.logs import JsonFormatter
@@ -62,11 +63,10 @@ from forwardflow.settings import (
 from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
 from forwardflow.store import upgrade
 from forwardflow.store.tables import platform_postings
-from forwardflow.testing.quickbooks import connect_in_browser
 from handlers.registry import handle_command
 from sftp.keys import new_ssh_key, public_line
-from sftp.loopback import LoopbackSftp
 from sftp.openpgp import message_format
+from testkit.quickbooks import connect_in_browser
 
 __all__ = ["CLOSING", "CUTOFF", "DemoError", "DemoResult", "prepare_workdir", "run_demo"]
 

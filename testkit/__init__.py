@@ -1,6 +1,6 @@
 """Test helpers as public API: service checks that fail under CI, fakes, real servers."""
 
-from forwardflow.testing.services import (
+from testkit.services import (
     EXTERNAL_NATS_URL_ENV,
     POSTGRES_URL_ENV,
     ServiceUnavailableError,

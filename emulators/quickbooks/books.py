@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from connectors.quickbooks.emulator.company import EmulatedCompany
+    from emulators.quickbooks.company import EmulatedCompany
 
 __all__ = [
     "OpenItem",

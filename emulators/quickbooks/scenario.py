@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from connectors.quickbooks.emulator.company import EmulatedCompany
+from emulators.quickbooks.company import EmulatedCompany
 
 __all__ = ["load_scenario"]
 

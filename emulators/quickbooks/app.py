@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.quickbooks.emulator.books import report
-from connectors.quickbooks.emulator.company import Change, EmulatedCompany, StaleObjectError
 from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
+from emulators.quickbooks.books import report
+from emulators.quickbooks.company import Change, EmulatedCompany, StaleObjectError
 
 __all__ = ["Emulator", "Fault"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from connectors.quickbooks.emulator.company import EmulatedCompany
+from emulators.quickbooks.company import EmulatedCompany
 
 __all__ = ["SeededFirm", "seed_emulated_firm"]
 

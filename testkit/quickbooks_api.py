@@ -9,9 +9,9 @@ import httpx
 from intuitlib.client import AuthClient
 
 from connectors.quickbooks.client import AuthorizationError, QuickBooksApi, Tokens
-from connectors.quickbooks.emulator.app import Emulator
-from connectors.quickbooks.emulator.server import EmulatorServer
 from connectors.quickbooks.oauth import authorization_url, exchange_code
+from emulators.quickbooks.app import Emulator
+from emulators.quickbooks.server import EmulatorServer
 
 __all__ = [
     "MemoryCheckpoints",

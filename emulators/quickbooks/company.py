@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from connectors.quickbooks.emulator.books import check_payment
+from emulators.quickbooks.books import check_payment
 
 __all__ = ["CHART_OF_ACCOUNTS", "Change", "EmulatedCompany", "StaleObjectError"]
 
