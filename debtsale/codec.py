@@ -12,15 +12,18 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from debtsale import changes, commands
+from debtsale import changes, commands, events
 from debtsale.errors import DomainError
 from debtsale.portfolio import Portfolio
 
 __all__ = [
+    "EVENT_TYPES",
     "MESSAGE_TYPES",
     "decode",
+    "decode_event",
     "decode_portfolio",
     "encode",
+    "encode_event",
     "encode_portfolio",
     "type_name",
 ]
@@ -49,6 +52,25 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
 }
 """Every message type by its wire name."""
 
+
+EVENT_TYPES: dict[str, type[events.DomainEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        events.PortfolioCut,
+        events.ReceivableRemoved,
+        events.PortfolioClosed,
+        events.AmountDueToBuyer,
+        events.AmountDueWithdrawn,
+        events.PutbackCandidateFound,
+        events.PutbackCandidateWithdrawn,
+        events.PutbackRequested,
+        events.PutbackAccepted,
+        events.PutbackRejected,
+        events.RemittanceRecorded,
+        events.JournalEntryRequested,
+    )
+}
+"""Every domain event by its wire name: what the outbox publishes, consumers decode back."""
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 
@@ -131,6 +153,43 @@ def decode(envelope: Mapping[str, Any], *, floats_refused: bool = False) -> Any:
         raise DomainError("codec.invalid", f"{name}: {problems}") from None
     except DomainError as error:  # a value the domain refuses (currency, float …)
         raise DomainError("codec.invalid", f"{name}: {error}") from None
+
+
+def encode_event(event: events.DomainEvent) -> dict[str, Any]:
+    """``{"type": "PortfolioClosed", "data": {...}}``: an event as the outbox publishes it."""
+    name = type(event).__name__
+    if name not in EVENT_TYPES:
+        raise DomainError("codec.type", f"{name} is not an event type")
+    return {"type": name, "data": _event_adapter(name).dump_python(event, mode="json")}
+
+
+def decode_event(body: bytes | str | Mapping[str, Any]) -> events.DomainEvent:
+    """The domain event a published body carries, typed; a malformed one raises DomainError."""
+    envelope = body if isinstance(body, Mapping) else load_json(body)
+    if not isinstance(envelope, Mapping):
+        raise DomainError("event.shape", "an event must be a JSON object")
+    name = str(envelope.get("type"))
+    if name not in EVENT_TYPES:
+        raise DomainError("event.shape", f"unknown event type {name!r}")
+    data = envelope.get("data")
+    if not isinstance(data, Mapping):
+        raise DomainError("event.shape", f"{name}: 'data' must be an object")
+    try:
+        event: events.DomainEvent = _event_adapter(name).validate_python(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise DomainError("event.shape", f"{name}: {problems}") from None
+    return event
+
+
+def _event_adapter(name: str) -> TypeAdapter[Any]:
+    key = f"event:{name}"
+    adapter = _ADAPTERS.get(key)
+    if adapter is None:
+        adapter = _ADAPTERS[key] = TypeAdapter(EVENT_TYPES[name])
+    return adapter
 
 
 def encode_portfolio(portfolio: Portfolio) -> dict[str, Any]:

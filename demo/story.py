@@ -29,7 +29,8 @@ from pydantic import SecretStr
 from pysequoia import Profile, Tsk
 from sqlalchemy import select
 
-from connectors.quickbooks.fetch import tenant_of
+from connectors.quickbooks.platform import QuickBooks
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.quickbooks.writeback import is_forwardflow_number
 from debtsale.agreement import PutbackReason, sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio, DecidePutback, FlagReceivable
@@ -45,18 +46,18 @@ from emulators.quickbooks.firm import seed_emulated_firm
 from emulators.quickbooks.server import EmulatorServer
 from emulators.sftp_buyer import LoopbackSftp
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.broker.bus import Bus
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
+from forwardflow.companies import backfill_company
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.keystore import sealed_key
 from forwardflow.logs import JsonFormatter
 from forwardflow.net import free_port
-from forwardflow.quickbooks import backfill_company
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     DeliverySettings,
     HttpSettings,
-    QuickBooksSettings,
     ScheduleSettings,
     load_settings,
 )
@@ -335,11 +336,12 @@ class _Demo:
             counted["n"] += count
             self.progress("backfilling from QuickBooks", counted["n"], counted["n"])
 
-        published = await backfill_company(broker, app, REALM, backfilled)
+        quickbooks = app.platform(QuickBooks.name, Bus(broker, app.topology))
+        published = await backfill_company(quickbooks, REALM, backfilled)
         await self.drained(app, "applying the backfill")
         self.done(f"backfill: {published:,} ledger changes published and applied exactly once")
 
-        tenant = tenant_of(REALM)
+        tenant = QuickBooks().tenant_of(REALM)
         for invoice in firm.disputed:
             handle_command(
                 app.unit_of_work(),

@@ -13,9 +13,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from connectors.platform import Platform
+from debtsale.errors import DomainError
+from forwardflow.broker.bus import Bus
 from forwardflow.broker.topology import Topology
+from forwardflow.platforms import PLATFORMS
+from forwardflow.secrets import SecretBox, secret_box
 from forwardflow.settings import Settings, load_settings
 from forwardflow.store import SqlUnitOfWork, make_engine
+from forwardflow.wired import WiredPlatform
 from handlers.ports import UnitOfWork
 
 __all__ = ["Forwardflow", "bootstrap", "private_data_dir"]
@@ -30,7 +36,32 @@ class Forwardflow:
     settings: Settings
     engine: Engine
     topology: Topology = field(default_factory=Topology)
+    platforms: dict[str, Platform] = field(default_factory=dict)
     _db_threads: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def secret_box(self) -> SecretBox:
+        """The installation's box for secrets at rest (tokens, keys)."""
+        return secret_box(self.settings)
+
+    def platform(self, name: str, bus: Bus | None = None) -> WiredPlatform:
+        """A registered platform wired in (publishing through ``bus`` when given)."""
+        found = self.platforms.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.platforms)) or "none"
+            raise DomainError("platform.known", f"no platform {name!r} (known: {known})")
+        return WiredPlatform(found, self, bus)
+
+    def wired(self, bus: Bus | None = None) -> list[WiredPlatform]:
+        """Every registered platform wired in, in registry order."""
+        return [WiredPlatform(p, self, bus) for p in self.platforms.values()]
+
+    def platform_of(self, tenant: str, bus: Bus | None = None) -> tuple[WiredPlatform, str] | None:
+        """The platform and company behind a ledger tenant, if a platform's."""
+        for platform in self.platforms.values():
+            company = platform.company_of(tenant)
+            if company is not None:
+                return WiredPlatform(platform, self, bus), company
+        return None
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work on the state store."""
@@ -79,7 +110,8 @@ def bootstrap(settings: Settings | None = None) -> Forwardflow:
     private_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     topology = Topology.of(settings.broker)
-    return Forwardflow(settings=settings, engine=engine, topology=topology)
+    platforms = {cls.name: cls() for cls in PLATFORMS}
+    return Forwardflow(settings=settings, engine=engine, topology=topology, platforms=platforms)
 
 
 def _conforms(engine: Engine) -> None:  # pragma: no cover - checked by mypy, never run

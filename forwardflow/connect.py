@@ -1,14 +1,14 @@
 """Who may connect a company: single-use signed links, state bound to the browser.
 
 Connecting a company hands forwardflow the keys to its books, so the flow never starts
-from an open URL. An operator on the server runs ``forwardflow quickbooks connect``,
+from an open URL. An operator on the server runs ``forwardflow <platform> connect``,
 which records a link (random id, expiry, the company it may reconnect) and prints it
 signed with a key derived from ``secret_key``. Opening the link uses it up: the service
 makes a random OAuth ``state`` and a random browser secret, stores only their SHA-256,
 sets the secret as an HttpOnly cookie and redirects to Intuit. The callback must bring
 back a known state, from the browser holding the cookie, once. Everything else (the
 company id's format, whose token it is, reconnecting the same company) is checked by
-the callback before anything is stored.
+the callback before anything is stored. Written once for every platform.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
-
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.secrets import derived_key
-from forwardflow.store.tables import connect_links
+from forwardflow.wired import WiredPlatform
 
 __all__ = [
     "BROWSER_COOKIE",
@@ -65,19 +63,14 @@ def _signature(app: Forwardflow, payload: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def service_origin(app: Forwardflow) -> str:
+def service_origin(wired: WiredPlatform) -> str:
     """Where the browser reaches the service: the origin of the registered redirect URI."""
-    parts = urlsplit(app.settings.quickbooks.redirect_uri)
+    parts = urlsplit(wired.platform.redirect_uri(wired))
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def mint_link(
-    app: Forwardflow,
-    platform: str,
+    wired: WiredPlatform,
     *,
     company_id: str | None = None,
     minutes: float = 15,
@@ -92,17 +85,14 @@ def mint_link(
     now = now or datetime.now(UTC)
     link_id = secrets.token_urlsafe(18)
     expires = now + timedelta(minutes=minutes)
+    app, platform = wired.app, wired.name
     with app.unit_of_work() as uow:
-        uow.connection.execute(
-            connect_links.insert().values(
-                id=link_id, platform=platform, company_id=company_id, expires_at=expires
-            )
-        )
+        uow.connect_links.add(link_id, platform, company_id, expires)
         uow.commit()
     payload = f"{link_id}.{int(expires.timestamp())}"
     signed = _signature(app, f"{platform}:{company_id or ''}:{payload}")
     token = f"{payload}.{signed}"
-    return f"{service_origin(app)}/connect/{platform}?link={token}", expires
+    return f"{service_origin(wired)}/connect/{platform}?link={token}", expires
 
 
 def begin_flow(
@@ -119,27 +109,19 @@ def begin_flow(
         raise LinkRefusedError("not a connect link")
     link_id, expiry, signature = parts
     with app.unit_of_work() as uow:
-        row = uow.connection.execute(
-            select(connect_links).where(connect_links.c.id == link_id)
-        ).first()
-        if row is None or row.platform != platform:
+        link = uow.connect_links.get(link_id)
+        if link is None or link.platform != platform:
             raise LinkRefusedError("no such link")
-        expected = _signature(app, f"{platform}:{row.company_id or ''}:{link_id}.{expiry}")
+        expected = _signature(app, f"{platform}:{link.company_id or ''}:{link_id}.{expiry}")
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise LinkRefusedError("the link's signature does not match")
-        expires = _aware(row.expires_at)
-        if expires <= now or str(int(expires.timestamp())) != expiry:
+        if link.expires_at <= now or str(int(link.expires_at.timestamp())) != expiry:
             raise LinkRefusedError("the link has expired")
         state, browser = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        opened = uow.connection.execute(
-            update(connect_links)
-            .where(connect_links.c.id == link_id, connect_links.c.opened_at.is_(None))
-            .values(opened_at=now, state_digest=_digest(state), browser_digest=_digest(browser))
-        )
-        if opened.rowcount != 1:
+        if not uow.connect_links.open(link_id, now, _digest(state), _digest(browser)):
             raise LinkRefusedError("the link was used already")
         uow.commit()
-    return ConnectFlow(link_id, platform, row.company_id, expires), state, browser
+    return ConnectFlow(link_id, platform, link.company_id, link.expires_at), state, browser
 
 
 def finish_flow(
@@ -158,32 +140,23 @@ def finish_flow(
     if not state or len(state) > 200:
         raise LinkRefusedError("unknown or expired state (CSRF check)")
     with app.unit_of_work() as uow:
-        row = uow.connection.execute(
-            select(connect_links).where(connect_links.c.state_digest == _digest(state))
-        ).first()
-        if row is None or row.platform != platform or row.finished_at is not None:
+        link = uow.connect_links.by_state(_digest(state))
+        if link is None or link.platform != platform or link.finished_at is not None:
             raise LinkRefusedError("unknown or expired state (CSRF check)")
-        if _aware(row.expires_at) <= now:
+        if link.expires_at <= now:
             raise LinkRefusedError("unknown or expired state (CSRF check)")
         if not browser or not hmac.compare_digest(
-            _digest(browser).encode(), str(row.browser_digest).encode()
+            _digest(browser).encode(), str(link.browser_digest).encode()
         ):
             raise LinkRefusedError("this browser did not open the connect link")
-        closed = uow.connection.execute(
-            update(connect_links)
-            .where(connect_links.c.id == row.id, connect_links.c.finished_at.is_(None))
-            .values(finished_at=now, outcome="callback received")
-        )
-        if closed.rowcount != 1:
+        if not uow.connect_links.finish(link.id, now):
             raise LinkRefusedError("unknown or expired state (CSRF check)")
         uow.commit()
-    return ConnectFlow(row.id, platform, row.company_id, _aware(row.expires_at))
+    return ConnectFlow(link.id, platform, link.company_id, link.expires_at)
 
 
 def record_outcome(app: Forwardflow, link_id: str, outcome: str) -> None:
     """What became of a finished flow (connected, or why not), for the operator."""
     with app.unit_of_work() as uow:
-        uow.connection.execute(
-            update(connect_links).where(connect_links.c.id == link_id).values(outcome=outcome[:300])
-        )
+        uow.connect_links.record_outcome(link_id, outcome)
         uow.commit()

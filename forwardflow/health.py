@@ -17,10 +17,10 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from faststream.nats import NatsBroker
 from sqlalchemy import update
 
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
 from forwardflow.store.tables import store_probes
 
 __all__ = ["DeadLetterRate", "Vitals", "free_disk_problem", "probe_store"]
@@ -67,18 +67,15 @@ class Vitals:
         return found
 
 
-def broker_check(broker: NatsBroker, grace_s: float = 60.0) -> Check:
+def broker_check(bus: Bus, grace_s: float = 60.0) -> Check:
     """The broker client: dead when closed, or disconnected for longer than ``grace_s``."""
     since: list[float] = []
 
     def check() -> str | None:
-        try:
-            client = broker.connection
-        except Exception:  # FastStream raises when the broker was stopped
-            return "no connection"
-        if client.is_closed:
+        closed, connected = bus.client_state()
+        if closed:
             return "connection closed"
-        if client.is_connected:
+        if connected:
             since.clear()
             return None
         since[:] = since or [time.monotonic()]
@@ -147,12 +144,11 @@ class DeadLetterRate:
             self._samples.popleft()
         return max(0, last_sequence - self._samples[0][1])
 
-    async def problem(self, broker: NatsBroker, stream: str) -> str | None:
+    async def problem(self, bus: Bus, stream: str) -> str | None:
         """Not ready when more than ``limit`` letters were parked within the window."""
         if not self.limit:
             return None
-        info = await broker.connection.jetstream().stream_info(stream)
-        parked = self.record(int(info.state.last_seq))
+        parked = self.record(await bus.last_sequence(stream))
         if parked > self.limit:
             return (
                 f"dead letters: {parked} in the last {self.window_s:.0f} s "

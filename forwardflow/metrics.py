@@ -12,16 +12,16 @@ import asyncio
 from collections import Counter, defaultdict
 from typing import Any
 
-from faststream.nats import NatsBroker
-from faststream.nats.prometheus import NatsPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select
 
-from connectors.quickbooks.client import CALLS
+from connectors.platform import CALLS
 from debtsale.ledger import Ledger
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
+from forwardflow.broker.telemetry import message_metrics
 from forwardflow.clock import today
 from forwardflow.store.tables import deliveries, platform_postings
 
@@ -82,9 +82,9 @@ class Metrics:
             registry=r,
         )
 
-    def middleware(self) -> NatsPrometheusMiddleware:
+    def middleware(self) -> Any:
         """FastStream's message metrics into the same registry."""
-        return NatsPrometheusMiddleware(registry=self.registry, app_name="forwardflow")
+        return message_metrics(self.registry)
 
     def _books(self, app: Forwardflow) -> None:
         states: Counter[str] = Counter()
@@ -141,18 +141,15 @@ class Metrics:
         for outcome, count in CALLS.items():
             self.platform_calls.labels(outcome).set(count)
 
-    async def _broker(self, app: Forwardflow, broker: NatsBroker) -> None:
-        jetstream = broker.connection.jetstream()
+    async def _broker(self, app: Forwardflow, bus: Bus) -> None:
         for stream in (app.topology.stream(f) for f in ("LEDGER", "COMMANDS", "EVENTS", "NOTICES")):
-            consumers: Any = await jetstream.consumers_info(stream)
-            for info in consumers:
-                self.pending.labels(info.name).set(info.num_pending + info.num_ack_pending)
-                self.redelivered.labels(info.name).set(info.num_redelivered)
-        dlq: Any = await jetstream.stream_info(app.topology.stream("DLQ"))
-        self.dead_letters.set(dlq.state.messages)
+            for name, pending, redelivered in await bus.consumers(stream):
+                self.pending.labels(name).set(pending)
+                self.redelivered.labels(name).set(redelivered)
+        self.dead_letters.set(await bus.stream_messages(app.topology.stream("DLQ")))
 
-    async def render(self, app: Forwardflow, broker: NatsBroker) -> bytes:
+    async def render(self, app: Forwardflow, bus: Bus) -> bytes:
         """Refresh the gauges and return the exposition text."""
         await asyncio.to_thread(self._books, app)
-        await self._broker(app, broker)
+        await self._broker(app, bus)
         return generate_latest(self.registry)

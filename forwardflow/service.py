@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -21,22 +22,23 @@ from enum import StrEnum
 from typing import Any
 
 import uvicorn
-from faststream.nats import NatsBroker
 
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
 from forwardflow.broker.embedded import EmbeddedNats, EmbeddedNatsError
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
 from forwardflow.clock import today
+from forwardflow.companies import catch_up_company, companies, token_warnings
 from forwardflow.health import DeadLetterRate, Vitals, broker_check
-from forwardflow.http import Probes, http_app
 from forwardflow.httpserver import ServerLimits, guarded_config
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.metrics import Metrics
-from forwardflow.quickbooks import catch_up_company, companies, token_warnings
 from forwardflow.store import current_revision, head_revision
+from forwardflow.web import Probes, http_app
+from forwardflow.wired import WiredPlatform
 from handlers.schedule import run_schedule
 
 __all__ = ["Role", "SchemaOutdatedError", "ServiceFailedError", "serve"]
@@ -100,12 +102,12 @@ async def _supervise_embedded(embedded: EmbeddedNats, restarts: int, stop: async
         log.warning("embedded nats-server restarted pid=%s port=%s", embedded.pid, embedded.port)
 
 
-async def _relay_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
+async def _relay_forever(app: Forwardflow, bus: Bus, stop: asyncio.Event) -> None:
     """Publish committed outbox events until stopped; errors back off and retry."""
     delay = _RELAY_IDLE_S
     while not stop.is_set():
         try:
-            sent = await relay_pending(app.unit_of_work, broker, app.topology)
+            sent = await relay_pending(app.unit_of_work, bus.broker, app.topology)
             delay = 0.0 if sent else _RELAY_IDLE_S
         except Exception:  # the relay must outlive a broker or database hiccup
             log.exception("outbox relay failed; retrying")
@@ -156,38 +158,46 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-async def _catch_up_forever(app: Forwardflow, broker: NatsBroker, stop: asyncio.Event) -> None:
-    """Heal missed webhooks: CDC on start, every few minutes, and a daily sweep."""
-    interval = app.settings.quickbooks.catch_up_minutes * 60
+async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event) -> None:
+    """Heal one platform's missed webhooks: CDC on start, every few minutes, a daily sweep."""
+    interval = float(wired.settings.catch_up_minutes) * 60
     last_sweep: datetime | None = None
     while interval and not stop.is_set():
         now = datetime.now(UTC)
         sweep = None if last_sweep and now - last_sweep < timedelta(days=1) else timedelta(hours=25)
         try:
-            for warning in await asyncio.to_thread(token_warnings, app):
+            for warning in await asyncio.to_thread(token_warnings, wired.app):
                 log.warning(warning)
-            for company in await asyncio.to_thread(companies, app):
-                realm = company["company_id"]
+            for company in await asyncio.to_thread(companies, wired.app, wired.name):
                 try:
-                    report = await catch_up_company(broker, app, realm, sweep)
-                    log.info("catch-up realm=%s fetched=%s", realm, report.fetched)
+                    report = await catch_up_company(wired, company.company_id, sweep)
+                    log.info(
+                        "catch-up platform=%s company=%s fetched=%s",
+                        wired.name,
+                        company.company_id,
+                        report.fetched,
+                    )
                 except Exception:  # one company's outage must not stop the others
-                    log.exception("catch-up failed realm=%s; retrying next round", realm)
+                    log.exception(
+                        "catch-up failed platform=%s company=%s; retrying next round",
+                        wired.name,
+                        company.company_id,
+                    )
             if sweep:
                 last_sweep = now
         except Exception:  # the store being down: try again next round
-            log.exception("catch-up round failed")
+            log.exception("catch-up round failed platform=%s", wired.name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 async def _sample_dead_letters(
-    app: Forwardflow, broker: NatsBroker, rate: DeadLetterRate, stop: asyncio.Event
+    app: Forwardflow, bus: Bus, rate: DeadLetterRate, stop: asyncio.Event
 ) -> None:
     """Sample the dead-letter stream now and then, so /readyz counts within its window."""
     while not stop.is_set():
         with contextlib.suppress(Exception):  # a broker hiccup: /readyz says so itself
-            await rate.problem(broker, app.topology.stream("DLQ"))
+            await rate.problem(bus, app.topology.stream("DLQ"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=_SAMPLE_S)
 
@@ -205,7 +215,7 @@ def server_limits(app: Forwardflow) -> ServerLimits:
 
 
 async def _http_forever(
-    app: Forwardflow, broker: NatsBroker, metrics: Metrics, vitals: Vitals, stop: asyncio.Event
+    app: Forwardflow, bus: Bus, metrics: Metrics, vitals: Vitals, stop: asyncio.Event
 ) -> None:
     """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
     listener = socket.create_server((app.settings.http.host, app.settings.http.port), backlog=1024)
@@ -213,9 +223,9 @@ async def _http_forever(
     health = app.settings.health
     rate = DeadLetterRate(health.dead_letter_limit, health.dead_letter_window_seconds)
     probes = Probes(vitals=vitals, dead_letters=rate)
-    config = guarded_config(http_app(app, broker, metrics, probes), server_limits(app))
+    config = guarded_config(http_app(app, bus, metrics, probes), server_limits(app))
     server = uvicorn.Server(config)
-    sampler = asyncio.create_task(_sample_dead_letters(app, broker, rate, stop))
+    sampler = asyncio.create_task(_sample_dead_letters(app, bus, rate, stop))
     # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
     # inner loop and stop it through should_exit.
     task = asyncio.create_task(server._serve(sockets=[listener]))
@@ -257,21 +267,20 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
 
     metrics = Metrics()
 
-    def make(servers: list[str]) -> NatsBroker:
-        return build_broker(
-            app,
-            servers,
-            handlers=role in (Role.ALL, Role.HANDLERS),
-            delivery=role in (Role.ALL, Role.DELIVERY),
-            middlewares=[metrics.middleware()],
-        )
+    make = functools.partial(
+        build_broker,
+        app,
+        handlers=role in (Role.ALL, Role.HANDLERS),
+        delivery=role in (Role.ALL, Role.DELIVERY),
+        middlewares=[metrics.middleware()],
+    )
 
     vitals = Vitals()
     try:
         async with connect_broker(app.settings, make, start=True) as connection:
             log.info("forwardflow running role=%s broker=%s", role, connection.url)
-            broker = connection.broker
-            vitals.watch("broker", broker_check(broker))
+            bus = Bus(connection.broker, app.topology)
+            vitals.watch("broker", broker_check(bus))
             parts: dict[str, Coroutine[Any, Any, None]] = {}
             if connection.embedded is not None:
                 restarts = app.settings.broker.embedded_restarts
@@ -279,14 +288,15 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
                     connection.embedded, restarts, stop
                 )
             if role in (Role.ALL, Role.RELAY):
-                parts["outbox relay"] = _relay_forever(app, broker, stop)
+                parts["outbox relay"] = _relay_forever(app, bus, stop)
             if role in (Role.ALL, Role.SCHEDULER):
                 parts["scheduler"] = _schedule_forever(app, stop)
-                parts["change-data-capture"] = _catch_up_forever(app, broker, stop)
+                for wired in app.wired(bus):
+                    parts[f"change-data-capture {wired.name}"] = _catch_up_forever(wired, stop)
             if role in (Role.ALL, Role.DELIVERY):
                 parts["buyer inboxes"] = _poll_inboxes_forever(app, stop)
             if role in (Role.ALL, Role.HTTP):
-                parts["http"] = _http_forever(app, broker, metrics, vitals, stop)
+                parts["http"] = _http_forever(app, bus, metrics, vitals, stop)
             parts["vitals"] = _watch_vitals(vitals, stop)
             tasks = {name: asyncio.create_task(part) for name, part in parts.items()}
             for name, task in tasks.items():  # a part that dies stops the whole

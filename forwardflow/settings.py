@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
 )
 from pydantic_settings import (
@@ -35,11 +36,11 @@ __all__ = [
     "HealthSettings",
     "HttpSettings",
     "LogSettings",
-    "QuickBooksSettings",
     "Settings",
     "SettingsError",
     "load_settings",
     "read_config_file",
+    "settings_model",
     "unknown_env",
 ]
 
@@ -141,46 +142,6 @@ class BrokerSettings(_Section):
             if not part.strip().startswith(("nats://", "tls://")):
                 raise ValueError("expected nats://HOST:PORT (or tls://), comma-separated")
         return value
-
-
-class QuickBooksSettings(_Section):
-    """The QuickBooks Online app this installation runs as."""
-
-    client_id: str | None = Field(default=None, description="Intuit app client id.")
-    client_secret: SecretStr | None = Field(default=None, description="Intuit app secret.")
-    verifier_token: SecretStr | None = Field(
-        default=None, description="Webhook verifier token (signs intuit-signature)."
-    )
-    environment: Literal["sandbox", "production"] = "sandbox"
-    redirect_uri: str = "http://127.0.0.1:8080/callback/quickbooks"
-    api_base_url: str | None = Field(
-        default=None, description="Override of the v3 API base URL (the emulator's, in tests)."
-    )
-    discovery_url: str | None = Field(
-        default=None,
-        description="Override of Intuit's OpenID discovery document (the emulator's).",
-    )
-    minor_version: int = Field(default=75, ge=75)
-    catch_up_minutes: float = Field(
-        default=15.0, ge=0, description="How often change-data-capture runs; 0 turns it off."
-    )
-    calls_per_minute: int = Field(
-        default=500,
-        ge=1,
-        le=100_000,
-        description="Calls per minute to one company (Intuit allows 500); raise it only "
-        "against the emulator.",
-    )
-    accounts: dict[str, str] = Field(
-        default={
-            "cash": "35",
-            "accounts_receivable": "84",
-            "allowance_for_doubtful_accounts": "85",
-            "loss_on_sale_of_receivables": "90",
-            "due_to_buyer": "91",
-        },
-        description="QuickBooks account ids for forwardflow's journal-entry roles.",
-    )
 
 
 class HttpSettings(_Section):
@@ -309,7 +270,6 @@ class Settings(BaseSettings):
     )
     database: DatabaseSettings = DatabaseSettings()
     broker: BrokerSettings = BrokerSettings()
-    quickbooks: QuickBooksSettings = QuickBooksSettings()
     http: HttpSettings = HttpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     delivery: DeliverySettings = DeliverySettings()
@@ -361,6 +321,32 @@ class Settings(BaseSettings):
         """True when forwardflow must start its own nats-server."""
         return self.broker.url is None
 
+    def platform(self, name: str) -> BaseModel:
+        """The settings section of a registered platform (``[<name>]``)."""
+        section = getattr(self, name, None)
+        if not isinstance(section, BaseModel):
+            raise KeyError(f"no settings section for platform {name!r}")
+        return section
+
+
+def settings_model() -> type[Settings]:
+    """``Settings`` with a section per registered platform, composed once.
+
+    The sections come from the platforms (``forwardflow.platforms``), so adding one adds
+    its settings without touching this module.
+    """
+    global _COMPOSED  # one composed class per process
+    if _COMPOSED is None:
+        from forwardflow.platforms import PLATFORMS  # the registry imports the connectors
+
+        fields: dict[str, Any] = {p.name: (p.settings_model, p.settings_model()) for p in PLATFORMS}
+        _COMPOSED = create_model("Settings", __base__=Settings, __module__=__name__, **fields)
+    assert _COMPOSED is not None
+    return _COMPOSED
+
+
+_COMPOSED: type[Settings] | None = None
+
 
 class SettingsError(Exception):
     """Settings that cannot be used, with one readable line per offending setting."""
@@ -389,7 +375,7 @@ def _setting_name(location: tuple[int | str, ...]) -> str:
 
 def _env_names(model: type[BaseModel], prefix: str) -> tuple[set[str], set[str]]:
     """Every environment name a setting answers to, and prefixes whose keys are free
-    (mappings such as ``quickbooks.accounts``)."""
+    (mappings such as a platform's ``accounts``)."""
     names: set[str] = set()
     open_prefixes: set[str] = set()
     for field_name, info in model.model_fields.items():
@@ -413,7 +399,7 @@ def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
     the test suite's (service URLs), not a setting.
     """
     environ = os.environ if environ is None else environ
-    names, open_prefixes = _env_names(Settings, ENV_PREFIX)
+    names, open_prefixes = _env_names(settings_model(), ENV_PREFIX)
     names.add(CONFIG_FILE_ENV)
     problems = []
     for variable in sorted(environ):
@@ -441,7 +427,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         if typos := unknown_env():
             raise SettingsError(typos, source)
-        return Settings(**overrides)
+        return settings_model()(**overrides)
     except ValidationError as error:
         problems = [
             f"{_setting_name(e['loc'])}: {e['msg']} (got {_shown_input(e['loc'], e.get('input'))})"

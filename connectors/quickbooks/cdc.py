@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from connectors.platform import CatchUp, Checkpoints, PaymentLinks
 from connectors.quickbooks.client import QuickBooksApi
-from connectors.quickbooks.fetch import PaymentLinks
 from connectors.quickbooks.mapping import (
     customer_change,
     invoice_change,
@@ -44,26 +43,6 @@ _MAPPERS: dict[str, Callable[[str, dict[str, Any], datetime], LedgerChange | Non
     "Invoice": invoice_change,
     "Payment": payment_change,
 }
-
-
-class Checkpoints(Protocol):
-    """Where catch-up progress is kept, per company and entity."""
-
-    def get(self, realm_id: str, entity: str) -> datetime | None:
-        """Everything changed before this was published (None: never caught up)."""
-        ...
-
-    def set(self, realm_id: str, entity: str, since: datetime) -> None:
-        """Move the checkpoint (only after publishing)."""
-        ...
-
-
-@dataclass
-class CatchUp:
-    """What one catch-up did, per entity."""
-
-    fetched: dict[str, int] = field(default_factory=dict)
-    windowed: list[str] = field(default_factory=list)  # entities read by query windows
 
 
 def _stamp(when: datetime, *, ceil: bool = False) -> str:

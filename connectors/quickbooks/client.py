@@ -18,9 +18,8 @@ import collections
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import requests
 from intuitlib.client import AuthClient
@@ -29,6 +28,14 @@ from quickbooks import QuickBooks
 from quickbooks.exceptions import QuickbooksException
 from requests import Response
 
+from connectors.platform import (
+    CALLS,
+    AuthorizationError,
+    PlatformError,
+    Tokens,
+    TokenStore,
+    TransientPlatformError,
+)
 from connectors.quickbooks.schemas import qbo_json
 
 __all__ = [
@@ -44,42 +51,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """A company's OAuth tokens and when they stop working."""
-
-    access_token: str
-    refresh_token: str
-    access_expires_at: datetime
-    refresh_expires_at: datetime
-
-
-class TokenStore(Protocol):
-    """Where a company's tokens live (encrypted at rest by the wiring)."""
-
-    def load(self, realm_id: str) -> Tokens:
-        """The current tokens; an unknown realm raises PlatformError."""
-        ...
-
-    def save(self, realm_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
-        """Persist rotated tokens atomically; with ``replacing``, only if the stored ones
-        are still those (a reconnect meanwhile wins). True when written."""
-        ...
-
-
-class PlatformError(Exception):
-    """QuickBooks refused the call for a reason a retry will not fix."""
-
-
-class AuthorizationError(PlatformError):
-    """The company's authorisation is gone (refresh refused, still 401, not connected):
-    nothing works for it until it is connected again."""
-
-
-class TransientPlatformError(PlatformError):
-    """QuickBooks is unavailable or throttling beyond our patience: try again later."""
 
 
 class ThrottledError(TransientPlatformError):
@@ -140,7 +111,6 @@ class _Client(QuickBooks):  # type: ignore[misc]  # untyped base class
         return response
 
 
-CALLS: collections.Counter[str] = collections.Counter()
 """Calls to QuickBooks in this process, by outcome (ok, throttled, refreshed, error): metrics."""
 
 _REFRESH_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)

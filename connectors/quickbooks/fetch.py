@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
+from connectors.platform import PaymentLinks
 from connectors.quickbooks.client import QuickBooksApi
 from connectors.quickbooks.mapping import (
     customer_change,
@@ -24,26 +24,9 @@ from connectors.quickbooks.mapping import (
 from connectors.quickbooks.schemas import ChangeNotice
 from debtsale.changes import LedgerChange
 
-__all__ = ["Fetched", "PaymentLinks", "changes_for_notice", "tenant_of"]
+__all__ = ["Fetched", "changes_for_notice"]
 
 log = logging.getLogger("forwardflow.quickbooks.fetch")
-
-
-def tenant_of(realm_id: str) -> str:
-    """The ledger tenant of a QuickBooks company."""
-    return f"qbo-{realm_id}"
-
-
-class PaymentLinks(Protocol):
-    """forwardflow's own memory of which invoices each payment paid."""
-
-    def invoices(self, realm_id: str, payment_id: str) -> set[str]:
-        """The invoices the payment was last seen paying (empty if never seen)."""
-        ...
-
-    def remember(self, realm_id: str, payment_id: str, invoice_ids: set[str]) -> None:
-        """Record what the payment pays now."""
-        ...
 
 
 def _invoice(api: QuickBooksApi, realm: str, invoice_id: str, seen: datetime) -> LedgerChange:

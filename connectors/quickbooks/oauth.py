@@ -16,7 +16,7 @@ from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
-from connectors.quickbooks.client import PlatformError, Tokens, TransientPlatformError
+from connectors.platform import GrantMismatchError, PlatformError, Tokens, TransientPlatformError
 from connectors.quickbooks.schemas import REALM_ID
 
 __all__ = [
@@ -34,10 +34,6 @@ _API_URLS = {
     "production": "https://quickbooks.api.intuit.com/v3",
 }
 _REALM = re.compile(REALM_ID)
-
-
-class GrantMismatchError(PlatformError):
-    """The tokens do not open the company the callback named."""
 
 
 def valid_realm(realm_id: str) -> bool:

@@ -22,16 +22,17 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connectors.platform import Applied, Posted
 from connectors.quickbooks.client import (
     AuthorizationError,
     PlatformError,
     QuickBooksApi,
     TransientPlatformError,
 )
+from debtsale.events import JournalEntryRequested
 
 __all__ = [
     "APPLICATION_NOTE",
@@ -55,10 +56,10 @@ def doc_number(entry_id: str) -> str:
     return "FF" + hashlib.sha256(entry_id.encode()).hexdigest()[:19]
 
 
-def journal_entry_body(entry: Mapping[str, Any], accounts: Mapping[str, str]) -> dict[str, Any]:
-    """A ``JournalEntryRequested`` event's data as a QuickBooks JournalEntry."""
+def journal_entry_body(entry: JournalEntryRequested, accounts: Mapping[str, str]) -> dict[str, Any]:
+    """A ``JournalEntryRequested`` event as a QuickBooks JournalEntry."""
     lines = []
-    for account, debit, credit, customer in entry["lines"]:
+    for account, debit, credit, customer in entry.lines:
         if account not in accounts:
             raise PlatformError(f"no QuickBooks account is mapped for {account!r}")
         for posting, amount in (("Debit", Decimal(debit)), ("Credit", Decimal(credit))):
@@ -74,23 +75,23 @@ def journal_entry_body(entry: Mapping[str, Any], accounts: Mapping[str, str]) ->
                 {
                     "Amount": amount,
                     "DetailType": "JournalEntryLineDetail",
-                    "Description": entry["memo"][:4000],
+                    "Description": entry.memo[:4000],
                     "JournalEntryLineDetail": detail,
                 }
             )
     return {
-        "DocNumber": doc_number(entry["entry_id"]),
-        "TxnDate": entry["entry_date"],
-        "PrivateNote": f"{entry['memo']} (forwardflow {entry['entry_id']})"[:4000],
+        "DocNumber": doc_number(entry.entry_id),
+        "TxnDate": entry.entry_date.isoformat(),
+        "PrivateNote": f"{entry.memo} (forwardflow {entry.entry_id})"[:4000],
         "Line": lines,
     }
 
 
 def post_journal_entry(
-    api: QuickBooksApi, entry: Mapping[str, Any], accounts: Mapping[str, str]
+    api: QuickBooksApi, entry: JournalEntryRequested, accounts: Mapping[str, str]
 ) -> tuple[str, bool]:
     """Post the entry unless it is there already; returns its QuickBooks id and whether posted."""
-    number = doc_number(entry["entry_id"])
+    number = doc_number(entry.entry_id)
     # the number is hex made here: safe to put in the query
     found = api.query(f"select * from JournalEntry where DocNumber = '{number}'")  # noqa: S608
     if found:
@@ -109,15 +110,6 @@ def application_number(portfolio_id: str, customer_id: str) -> str:
     return doc_number(f"apply:{portfolio_id}:{customer_id}")
 
 
-@dataclass(frozen=True, slots=True)
-class Posted:
-    """A journal entry in QuickBooks and its receivable lines split by invoice."""
-
-    journal_id: str
-    entry_date: str
-    receivables: Sequence[Sequence[str]]  # customer, invoice, debit, credit
-
-
 def application_lines(customer_id: str, posted: Sequence[Posted]) -> list[dict[str, Any]] | None:
     """The lines of the customer's application, or None while they cannot balance.
 
@@ -133,7 +125,7 @@ def application_lines(customer_id: str, posted: Sequence[Posted]) -> list[dict[s
             if customer != customer_id:
                 continue
             net = Decimal(debit) - Decimal(credit)  # a charge (+) or a credit (−)
-            by_journal[entry.journal_id] += net
+            by_journal[entry.platform_id] += net
             by_invoice[invoice] -= net
     if any(amount < 0 for amount in by_invoice.values()):
         return None
@@ -165,15 +157,6 @@ def _same(held: Mapping[str, Any], lines: list[dict[str, Any]]) -> bool:
         return sorted(found)
 
     return shape(held.get("Line", [])) == shape(lines)
-
-
-@dataclass
-class Applied:
-    """What an application run did, per customer."""
-
-    made: dict[str, str]  # customer → the application's payment id (new, rewritten or as is)
-    waiting: list[str]  # customers whose entries cannot balance yet (one not posted)
-    refused: dict[str, str]  # customer → why QuickBooks refused the application
 
 
 def _chunks(items: Sequence[str], size: int = 100) -> list[Sequence[str]]:

@@ -10,7 +10,6 @@ on the last allowed delivery, so nothing is ever dropped silently.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -22,14 +21,18 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
 
 from debtsale.changes import LedgerChange
+from debtsale.codec import decode_event
 from debtsale.errors import DomainError
+from debtsale.events import PortfolioClosed
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
 from forwardflow.broker.commands import REPLY_TO, CommandAnswer, read_command
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID, read_envelope
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
-from forwardflow.quickbooks import apply_posted_event, fetch_notice, post_journal_event
+from forwardflow.notices import fetch_notice
+from forwardflow.postings import apply_posted_event, post_journal_event
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_HANDLER, handle_command
 
@@ -42,7 +45,7 @@ __all__ = [
     "register_delivery_subscriber",
     "register_journal_subscriber",
     "register_ledger_subscribers",
-    "register_notice_subscriber",
+    "register_notice_subscribers",
 ]
 
 log = logging.getLogger("forwardflow.handlers")
@@ -244,12 +247,10 @@ def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     """
 
     async def process(body: bytes) -> tuple[Outcome, str]:
-        try:
-            envelope = json.loads(body)
-            portfolio_id = str(envelope["data"]["portfolio_id"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise DomainError("event.shape", f"not a PortfolioClosed event: {error}") from None
-        event_id = f"PortfolioClosed:{portfolio_id}:"
+        closed = decode_event(body)
+        if not isinstance(closed, PortfolioClosed):
+            raise DomainError("event.shape", f"not a PortfolioClosed event: {closed.event_id}")
+        portfolio_id, event_id = closed.portfolio_id, closed.event_id
         with app.unit_of_work() as uow:
             portfolio = uow.portfolios.get(portfolio_id)
             agreement = uow.agreements.get(portfolio.agreement_id) if portfolio else None
@@ -272,30 +273,38 @@ def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
     )
 
 
-def register_notice_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
-    """Fetch what each QuickBooks change notice names and publish it as ledger events.
+def register_notice_subscribers(broker: NatsBroker, app: Forwardflow) -> None:
+    """Per platform: fetch what each change notice names, publish it as ledger changes.
 
-    A throttled or unavailable QuickBooks is retried with backoff; a refusal (company
-    not connected, an error QuickBooks will repeat) is dead-lettered with the reason.
+    A throttled or unavailable platform is retried with backoff; a refusal (company not
+    connected, an error the platform will repeat) is dead-lettered with the reason.
     """
+    buses: list[Bus] = []
 
-    async def process(body: bytes) -> tuple[Outcome, str]:
-        return Outcome.APPLIED, await fetch_notice(broker, app, body)
+    def bus() -> Bus:  # made on the event loop, at the first message
+        if not buses:
+            buses.append(Bus(broker, app.topology))
+        return buses[0]
 
-    _subscribe(
-        broker,
-        app,
-        stream=app.topology.stream("NOTICES"),
-        subject=app.topology.notice_subject("quickbooks", "*"),
-        consumer=f"{app.topology.prefix}_notices_quickbooks",
-        process=process,
-        title="QuickBooks change notices",
-        description="Re-reads each changed entity and publishes its ledger change.",
-    )
+    for platform in app.platforms.values():
+
+        async def process(body: bytes, name: str = platform.name) -> tuple[Outcome, str]:
+            return Outcome.APPLIED, await fetch_notice(app.platform(name, bus()), body)
+
+        _subscribe(
+            broker,
+            app,
+            stream=app.topology.stream("NOTICES"),
+            subject=app.topology.notice_subject(platform.name, "*"),
+            consumer=f"{app.topology.prefix}_notices_{platform.name}",
+            process=process,
+            title=f"{platform.title} change notices",
+            description="Re-reads each changed entity and publishes its ledger change.",
+        )
 
 
 def register_journal_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
-    """Post each requested journal entry to the company's books (once: see writeback)."""
+    """Post each requested journal entry to its company's books, whatever the platform."""
 
     async def process(body: bytes) -> tuple[Outcome, str]:
         posted, event_id = await post_journal_event(app, body)
@@ -306,9 +315,9 @@ def register_journal_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
         app,
         stream=app.topology.stream("EVENTS"),
         subject=app.topology.event_subject("JournalEntryRequested"),
-        consumer=f"{app.topology.prefix}_journal_quickbooks",
+        consumer=f"{app.topology.prefix}_journal",
         process=process,
-        title="journal entries to QuickBooks",
+        title="journal entries to the platforms' books",
         description="Posts the sale, refund, payment-after-sale and remittance entries.",
     )
 
@@ -325,9 +334,9 @@ def register_application_subscriber(broker: NatsBroker, app: Forwardflow) -> Non
         app,
         stream=app.topology.stream("EVENTS"),
         subject=app.topology.event_subject("JournalEntryPosted"),
-        consumer=f"{app.topology.prefix}_apply_quickbooks",
+        consumer=f"{app.topology.prefix}_apply",
         process=process,
-        title="journal entries applied to QuickBooks invoices",
+        title="journal entries applied to the platforms' invoices",
         description="Closes sold invoices with the sale's credit; reopens reinstated ones.",
         long_running=True,  # a sale's first application writes one payment per customer
     )
@@ -356,7 +365,7 @@ def build_broker(
     if handlers:
         register_ledger_subscribers(broker, app)
         register_command_subscriber(broker, app)
-        register_notice_subscriber(broker, app)
+        register_notice_subscribers(broker, app)
         register_journal_subscriber(broker, app)
         register_application_subscriber(broker, app)
     if delivery:

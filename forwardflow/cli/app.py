@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from emulators.cli import emulator_app
 from forwardflow import __version__
 from forwardflow.cli.asyncapi_cmd import asyncapi
 from forwardflow.cli.config_cmd import config_app
@@ -18,13 +19,14 @@ from forwardflow.cli.deliver_cmd import buyer_app, deliver, deliveries
 from forwardflow.cli.demo_cmd import demo
 from forwardflow.cli.dlq_cmd import dlq_app
 from forwardflow.cli.keys_cmd import keys_app
+from forwardflow.cli.platform_cmd import platform_app
 from forwardflow.cli.portfolio_cmd import agreement_app, portfolio_app
 from forwardflow.cli.putback_cmd import putback_app
-from forwardflow.cli.quickbooks_cmd import emulator_app, quickbooks_app
 from forwardflow.cli.remittance_cmd import remittance_app
 from forwardflow.cli.run_cmd import run
 from forwardflow.cli.schedule_cmd import receivable_app, schedule
 from forwardflow.cli.status_cmd import status
+from forwardflow.platforms import PLATFORMS
 
 __all__ = ["app", "main"]
 
@@ -43,7 +45,8 @@ app.add_typer(receivable_app, name="receivable")
 app.add_typer(putback_app, name="putback")
 app.add_typer(remittance_app, name="remittance")
 app.add_typer(buyer_app, name="buyer")
-app.add_typer(quickbooks_app, name="quickbooks")
+for _platform in PLATFORMS:  # `forwardflow <platform> …`, one group per registered platform
+    app.add_typer(platform_app(_platform), name=_platform.name)
 app.add_typer(keys_app, name="keys")
 app.add_typer(emulator_app, name="emulator")
 app.command("status")(status)

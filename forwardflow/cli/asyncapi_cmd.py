@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from forwardflow.asyncapi import asyncapi_yaml
+from forwardflow.broker.asyncapi import asyncapi_yaml
 from forwardflow.cli.context import console, err_console
 
 __all__ = ["asyncapi"]

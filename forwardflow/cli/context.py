@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from nats.errors import NoServersError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.broker.errors import UNREACHABLE
 from forwardflow.config_view import mask_url
 from forwardflow.settings import Settings, SettingsError, load_settings
 
@@ -64,7 +64,7 @@ def connection_failure(error: BaseException) -> str | None:
         lines = str(error.orig or error).strip().splitlines()
         where = mask_url(settings.database_url) if settings else "the database"
         return f"database unusable ({where}): {lines[0] if lines else type(error).__name__}"
-    if isinstance(error, NoServersError | ConnectionRefusedError):
+    if isinstance(error, UNREACHABLE):
         where = (settings.broker.url or "embedded") if settings else "the broker"
         return f"broker unreachable ({mask_url(where)}): {error}"
     return None

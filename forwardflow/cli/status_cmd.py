@@ -24,8 +24,8 @@ def status(ctx: typer.Context) -> None:
     It never starts a broker: it joins the one running, or says none is.
 
     Exits 1 when the store needs an upgrade or a journal entry could not be posted (or
-    applied to its invoices): re-authorise the company (``/connect/quickbooks``) and it is
-    posted again.
+    applied to its invoices): re-authorise the company (``forwardflow <platform> connect``)
+    and it is posted again.
     """
     app = state(ctx).app()
     try:

@@ -12,12 +12,19 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from debtsale.codec import encode_event
 from debtsale.events import DomainEvent
-from debtsale.reports import as_data
 from forwardflow.store.deliveries import SqlDeliveryStore
 from forwardflow.store.driver import driver_statement
 from forwardflow.store.flags import SqlFlagStore
 from forwardflow.store.ledger import SqlLedgerStore
+from forwardflow.store.platforms import (
+    SqlCheckpoints,
+    SqlCompanies,
+    SqlConnectLinks,
+    SqlPaymentLinks,
+    SqlPostings,
+)
 from forwardflow.store.portfolios import SqlAgreementStore, SqlPortfolioStore
 from forwardflow.store.salefiles import SqlSaleFileStore
 from forwardflow.store.tables import inbox, outbox
@@ -167,7 +174,7 @@ class EventOutbox:
         self._outbox.add(
             event_id=event.event_id,
             subject=self._subject_for(name),
-            payload={"type": name, "data": as_data(event)},
+            payload=encode_event(event),
             headers={"ff-type": name},
         )
 
@@ -208,6 +215,11 @@ class SqlUnitOfWork:
         self.flags = SqlFlagStore(self._connection)
         self.deliveries = SqlDeliveryStore(self._connection)
         self.sale_files = SqlSaleFileStore(self._connection)
+        self.companies = SqlCompanies(self._connection)
+        self.checkpoints = SqlCheckpoints(self._connection)
+        self.payment_links = SqlPaymentLinks(self._connection)
+        self.postings = SqlPostings(self._connection)
+        self.connect_links = SqlConnectLinks(self._connection)
         self.events = EventOutbox(self.outbox, self._event_subject)
         return self
 

@@ -26,8 +26,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from connectors.quickbooks.fetch import tenant_of
+from connectors.quickbooks.platform import QuickBooks
 from connectors.quickbooks.reports import aging_detail_rows, trial_balance_rows
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.quickbooks.writeback import doc_number
 from debtsale.agreement import PutbackReason, sample_agreement_text
 from debtsale.commands import (
@@ -49,27 +50,26 @@ from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.cli.remittance_cmd import statement_of
+from forwardflow.companies import backfill_company
 from forwardflow.net import free_port
 from forwardflow.postings import posting_problems
-from forwardflow.quickbooks import api_for, backfill_company
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
     HttpSettings,
-    QuickBooksSettings,
     ScheduleSettings,
     load_settings,
 )
 from forwardflow.store import upgrade
 from forwardflow.store.tables import outbox, platform_postings
 from handlers.registry import handle_command
-from testkit.quickbooks import connect_in_browser
+from testkit.quickbooks import connect_in_browser, quickbooks
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 
 REALM = "9341455012345"
-TENANT = tenant_of(REALM)
+TENANT = QuickBooks().tenant_of(REALM)
 TODAY = date(2026, 12, 1)
 """The emulated company's today: its clock starts here, so recorded dates are stable."""
 
@@ -181,7 +181,7 @@ async def service(app: Forwardflow, emulator: EmulatorServer) -> AsyncIterator[s
         assert (await connect_in_browser(app)).status_code == 200
     try:
         async with connect_broker(app.settings) as connection:
-            await backfill_company(connection.broker, app, REALM)
+            await backfill_company(quickbooks(app, connection.broker), REALM)
         await _settled(app, emulator)
         yield base
     finally:
@@ -293,7 +293,11 @@ async def _sell(
 
 # ---------------------------------------------------------------- the books
 def _tb(app: Forwardflow) -> dict[str, Decimal]:
-    report = api_for(app, REALM).report("TrialBalance", {"end_date": TODAY.isoformat()})
+    report = (
+        QuickBooks()
+        .api(quickbooks(app), REALM)
+        .report("TrialBalance", {"end_date": TODAY.isoformat()})
+    )
     found: dict[str, Decimal] = defaultdict(Decimal)
     for account, (_, amount) in trial_balance_rows(report).items():
         found[account] = amount
@@ -319,7 +323,9 @@ async def test_the_platform_books_tie_out_after_three_sales(
     sold = {number for p in SALES for number in _sold(app, company, p)}
     assert sold == {n for n in INVOICES if n != "Z1" and n != "B2"}  # B2 was paid in full
     aging = aging_detail_rows(
-        api_for(app, REALM).report("AgedReceivableDetail", {"report_date": TODAY.isoformat()})
+        QuickBooks()
+        .api(quickbooks(app), REALM)
+        .report("AgedReceivableDetail", {"report_date": TODAY.isoformat()})
     )
     # B1 and C1/C2 wait for their owed-at-close entries (announced by the next payment
     # until issue 13 lands); every other sold invoice is closed by now
@@ -436,7 +442,9 @@ async def test_the_platform_books_tie_out_after_three_sales(
     )
 
     aging = aging_detail_rows(
-        api_for(app, REALM).report("AgedReceivableDetail", {"report_date": TODAY.isoformat()})
+        QuickBooks()
+        .api(quickbooks(app), REALM)
+        .report("AgedReceivableDetail", {"report_date": TODAY.isoformat()})
     )
     listed = sorted((r["doc_num"], r["subt_open_bal"]) for r in aging)
     assert listed == [("A6", str(refund_a6.amount)), ("Z1", "400.00")]  # no sold invoice

@@ -14,23 +14,25 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.quickbooks.client import QuickBooksApi, Tokens
+from connectors.quickbooks.platform import QuickBooks
+from connectors.quickbooks.settings import QuickBooksSettings
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.companies import companies
 from forwardflow.connect import mint_link
 from forwardflow.net import free_port
-from forwardflow.quickbooks import PLATFORM, SqlTokenStore, api_for, auth_client, companies
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
     HttpSettings,
-    QuickBooksSettings,
     ScheduleSettings,
     load_settings,
 )
 from forwardflow.store import upgrade
-from testkit.quickbooks import connect_in_browser
+from forwardflow.wired import SealedTokens
+from testkit.quickbooks import company_api, connect_in_browser, quickbooks
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 FIRM = "4620816365"
@@ -136,11 +138,11 @@ async def test_nobody_starts_a_connect_flow_without_a_link(app: Forwardflow, ser
 
 
 async def test_a_link_works_once_and_not_after_it_expires(app: Forwardflow, service: str) -> None:
-    link, _ = mint_link(app, PLATFORM)
+    link, _ = mint_link(quickbooks(app))
     async with httpx.AsyncClient() as browser:
         await _opened(link, browser)
         assert (await browser.get(link)).status_code == 403  # used
-    stale, _ = mint_link(app, PLATFORM, now=datetime.now(UTC) - timedelta(minutes=16))
+    stale, _ = mint_link(quickbooks(app), now=datetime.now(UTC) - timedelta(minutes=16))
     tampered = link.replace("?link=", "?link=x")
     async with httpx.AsyncClient() as browser:
         assert (await browser.get(stale)).status_code == 403
@@ -150,7 +152,7 @@ async def test_a_link_works_once_and_not_after_it_expires(app: Forwardflow, serv
 async def test_the_callback_is_taken_only_from_the_browser_that_opened_the_link(
     app: Forwardflow, emulator: EmulatorServer, service: str
 ) -> None:
-    link, _ = mint_link(app, PLATFORM)
+    link, _ = mint_link(quickbooks(app))
     async with httpx.AsyncClient() as victim:
         state = await _opened(link, victim)
     code = await _code_for(emulator, FIRM)
@@ -169,9 +171,9 @@ async def test_a_code_for_another_company_cannot_re_point_the_firm(
 ) -> None:
     assert (await connect_in_browser(app)).json() == {"connected": FIRM}
     before = _stored(app)
-    firm_tokens = SqlTokenStore(app).load(FIRM)
+    firm_tokens = quickbooks(app).tokens.load(FIRM)
 
-    link, _ = mint_link(app, PLATFORM, company_id=FIRM)  # a real reconnect of the firm…
+    link, _ = mint_link(quickbooks(app), company_id=FIRM)  # a real reconnect of the firm…
     async with httpx.AsyncClient() as browser:
         state = await _opened(link, browser)
         foreign = await _code_for(emulator, OTHER)  # …answered with another company's code
@@ -182,16 +184,18 @@ async def test_a_code_for_another_company_cannot_re_point_the_firm(
     assert answer.status_code == 400
     assert f"not for company {FIRM}" in answer.json()["error"]
     assert _stored(app) == before
-    assert SqlTokenStore(app).load(FIRM) == firm_tokens
-    assert [c["company_id"] for c in companies(app)] == [FIRM]
-    assert await asyncio.to_thread(api_for(app, FIRM).read, "Invoice", "1") is None  # still works
+    assert quickbooks(app).tokens.load(FIRM) == firm_tokens
+    assert [c.company_id for c in companies(app)] == [FIRM]
+    assert (
+        await asyncio.to_thread(company_api(app, FIRM).read, "Invoice", "1") is None
+    )  # still works
 
 
 @pytest.mark.parametrize("realm", ["4620816365' OR 1=1 --", "../../etc", "a.b.>", "", "1" * 21])
 async def test_a_malformed_company_id_is_refused_and_nothing_stored(
     app: Forwardflow, service: str, realm: str
 ) -> None:
-    link, _ = mint_link(app, PLATFORM)
+    link, _ = mint_link(quickbooks(app))
     async with httpx.AsyncClient() as browser:
         state = await _opened(link, browser)
         answer = await browser.get(
@@ -223,12 +227,12 @@ async def test_a_refresh_in_flight_does_not_overwrite_a_newer_grant(
     app: Forwardflow, emulator: EmulatorServer, service: str
 ) -> None:
     assert (await connect_in_browser(app)).status_code == 200
-    store = SqlTokenStore(app)
+    store = quickbooks(app).tokens
     old = store.load(FIRM)
 
     refreshed: list[tuple[Tokens, bool]] = []
 
-    class ReconnectDuringRefresh(SqlTokenStore):
+    class ReconnectDuringRefresh(SealedTokens):
         """The admin's reconnect lands between the refresh's read and its write."""
 
         def save(self, realm_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
@@ -242,8 +246,8 @@ async def test_a_refresh_in_flight_does_not_overwrite_a_newer_grant(
     loop = asyncio.get_running_loop()
     api = QuickBooksApi(
         FIRM,
-        lambda: auth_client(app),
-        ReconnectDuringRefresh(app),
+        lambda: QuickBooks().auth_client(quickbooks(app)),
+        ReconnectDuringRefresh(app, QuickBooks()),
         api_base_url=app.settings.quickbooks.api_base_url,
     )
     await asyncio.to_thread(api.refresh, old.access_token)
@@ -257,4 +261,4 @@ async def test_a_refresh_in_flight_does_not_overwrite_a_newer_grant(
         ).scalar_one()
     assert outcome == f"connected {FIRM}"
     # the stored grant is the reconnect's: it reads the company, the refreshed one is gone
-    assert await asyncio.to_thread(api_for(app, FIRM).read, "Invoice", "1") is None
+    assert await asyncio.to_thread(company_api(app, FIRM).read, "Invoice", "1") is None

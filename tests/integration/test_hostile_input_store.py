@@ -11,12 +11,13 @@ import pytest
 
 from connectors.quickbooks.client import Tokens
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.companies import store_company
 from forwardflow.connect import LinkRefusedError, begin_flow, finish_flow, mint_link
 from forwardflow.health import probe_store
-from forwardflow.quickbooks import PLATFORM, SqlTokenStore, store_company
 from forwardflow.settings import DatabaseSettings, load_settings
 from forwardflow.store import upgrade
 from forwardflow.store.tables import putback_rejections
+from testkit.quickbooks import quickbooks
 
 
 @pytest.fixture
@@ -26,13 +27,16 @@ def app(tmp_path: Path, db_url: str) -> Forwardflow:
     return app
 
 
+PLATFORM = "quickbooks"
+
+
 def _tokens(refresh: str) -> Tokens:
     later = datetime.now(UTC) + timedelta(days=90)
     return Tokens(f"access-{refresh}", refresh, later, later)
 
 
 def test_a_link_opens_once_and_its_state_finishes_once(app: Forwardflow) -> None:
-    link, _ = mint_link(app, PLATFORM)
+    link, _ = mint_link(quickbooks(app))
     token = link.split("link=", 1)[1]
     _, state, browser = begin_flow(app, PLATFORM, token)
     with pytest.raises(LinkRefusedError):
@@ -46,10 +50,10 @@ def test_a_link_opens_once_and_its_state_finishes_once(app: Forwardflow) -> None
 
 
 def test_a_refresh_of_replaced_tokens_is_not_written(app: Forwardflow) -> None:
-    store = SqlTokenStore(app)
-    store_company(app, "123", _tokens("first"))
+    store = quickbooks(app).tokens
+    store_company(quickbooks(app), "123", _tokens("first"))
     held = store.load("123")
-    store_company(app, "123", _tokens("reconnected"))  # a new grant meanwhile
+    store_company(quickbooks(app), "123", _tokens("reconnected"))  # a new grant meanwhile
     assert not store.save("123", _tokens("refreshed"), replacing=held)
     assert store.load("123").refresh_token == "reconnected"
     assert store.save("123", _tokens("refreshed"), replacing=store.load("123"))

@@ -23,26 +23,26 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors.quickbooks.client import Tokens
-from connectors.quickbooks.fetch import tenant_of
+from connectors.quickbooks.platform import QuickBooks
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.quickbooks.webhook import sign
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
+from forwardflow.companies import backfill_company, store_company
 from forwardflow.net import free_port
-from forwardflow.quickbooks import backfill_company, store_company
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
     HttpSettings,
-    QuickBooksSettings,
     ScheduleSettings,
     load_settings,
 )
 from forwardflow.store import upgrade
 from testkit import external_nats_url, require
-from testkit.quickbooks import connect_in_browser
+from testkit.quickbooks import connect_in_browser, quickbooks
 
 pytestmark = [pytest.mark.nats]
 REALM = "4620816365"
@@ -117,7 +117,7 @@ async def _eventually(check: Callable[[], bool], timeout: float) -> float:
 
 def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
     with app.unit_of_work() as uow:
-        receivable = uow.ledger.load(tenant_of(REALM)).receivable(invoice_id)
+        receivable = uow.ledger.load(QuickBooks().tenant_of(REALM)).receivable(invoice_id)
     return receivable.balance.amount if receivable else None
 
 
@@ -128,7 +128,7 @@ async def test_a_10000_entity_flood_is_answered_at_once_and_a_payment_behind_it_
     assert (await connect_in_browser(app)).status_code == 200
     company = emulator.emulator.company(REALM)
     async with connect_broker(app.settings) as connection:
-        await backfill_company(connection.broker, app, REALM)
+        await backfill_company(quickbooks(app, connection.broker), REALM)
     invoice = company.all("Invoice")[0]
     await _eventually(lambda: _balance(app, invoice["Id"]) == Decimal("500.00"), 30)
 
@@ -216,7 +216,7 @@ def running_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     upgrade(app.engine)
     far = datetime_in(days=100)
-    store_company(app, REALM, Tokens("a", "r", far, far))
+    store_company(quickbooks(app), REALM, Tokens("a", "r", far, far))
     app.close()
     log = folder / "service.log"
     process = subprocess.Popen(

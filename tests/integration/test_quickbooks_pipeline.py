@@ -14,7 +14,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.quickbooks.fetch import tenant_of
+from connectors.quickbooks.platform import QuickBooks
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.quickbooks.writeback import doc_number
 from debtsale.agreement import sample_agreement_text
 from debtsale.commands import ClosePortfolio, CutPortfolio
@@ -22,20 +23,19 @@ from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.server import EmulatorServer
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
+from forwardflow.companies import backfill_company, companies
 from forwardflow.net import free_port
-from forwardflow.quickbooks import SqlTokenStore, backfill_company, companies
 from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
     HttpSettings,
-    QuickBooksSettings,
     ScheduleSettings,
     load_settings,
 )
 from forwardflow.store import upgrade
 from handlers.registry import handle_command
-from testkit.quickbooks import connect_in_browser
+from testkit.quickbooks import connect_in_browser, quickbooks
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 REALM = "4620816365"
@@ -107,7 +107,7 @@ async def _eventually(check: Callable[[], bool], timeout: float = 30) -> None:
 
 def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
     with app.unit_of_work() as uow:
-        receivable = uow.ledger.load(tenant_of(REALM)).receivable(invoice_id)
+        receivable = uow.ledger.load(QuickBooks().tenant_of(REALM)).receivable(invoice_id)
     return receivable.balance.amount if receivable else None
 
 
@@ -117,8 +117,8 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     connected = await connect_in_browser(app)
     assert connected.status_code == 200, connected.text
     assert connected.json() == {"connected": REALM}
-    assert [c["company_id"] for c in companies(app)] == [REALM]
-    stored = SqlTokenStore(app).load(REALM)
+    assert [c.company_id for c in companies(app)] == [REALM]
+    stored = quickbooks(app).tokens.load(REALM)
     with app.unit_of_work() as uow:
         sealed = uow.connection.exec_driver_sql(
             "SELECT tokens FROM platform_companies"
@@ -128,7 +128,7 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     company = emulator.emulator.company(REALM)
     seeded = company.all("Invoice")[0]["Id"]  # there before the company was connected
     async with connect_broker(app.settings) as connection:
-        published = await backfill_company(connection.broker, app, REALM)
+        published = await backfill_company(quickbooks(app, connection.broker), REALM)
     assert published >= 2  # the customer and the open invoice
     await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
 
@@ -150,13 +150,13 @@ async def test_the_sale_entry_is_posted_to_the_company_once(
     assert (await connect_in_browser(app)).status_code == 200
     company = emulator.emulator.company(REALM)
     async with connect_broker(app.settings) as connection:
-        await backfill_company(connection.broker, app, REALM)
+        await backfill_company(quickbooks(app, connection.broker), REALM)
     seeded = company.all("Invoice")[0]["Id"]
     await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
     with app.unit_of_work() as uow:
         uow.agreements.add(sample_agreement_text())
         uow.commit()
-    tenant = tenant_of(REALM)
+    tenant = QuickBooks().tenant_of(REALM)
     for command in (
         CutPortfolio(
             command_id="c1",

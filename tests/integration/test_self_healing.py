@@ -21,10 +21,10 @@ from sqlalchemy import event
 from debtsale.commands import FlagReceivable
 from debtsale.lifecycle import ExclusionReason
 from forwardflow.bootstrap import Forwardflow, bootstrap
+from forwardflow.broker.bus import Bus
 from forwardflow.broker.commands import send_command
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.health import Vitals, broker_check
-from forwardflow.http import Probes, http_app
 from forwardflow.net import free_port
 from forwardflow.service import Role, ServiceFailedError, serve
 from forwardflow.settings import (
@@ -36,6 +36,7 @@ from forwardflow.settings import (
     load_settings,
 )
 from forwardflow.store import upgrade
+from forwardflow.web import Probes, http_app
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 
@@ -238,8 +239,9 @@ async def test_liveness_fails_when_the_broker_connection_is_dead(
     broker = NatsBroker(servers=[nats_url])
     await broker.connect()
     vitals = Vitals()
-    vitals.watch("broker", broker_check(broker))
-    web = http_app(app, broker, probes=Probes(vitals=vitals))
+    bus = Bus(broker, app.topology)
+    vitals.watch("broker", broker_check(bus))
+    web = http_app(app, bus, probes=Probes(vitals=vitals))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=web), base_url="http://ff"
     ) as client:

@@ -1,0 +1,94 @@
+"""``/healthz`` (is every vital part alive), ``/readyz`` (can it do its work), ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
+from forwardflow.companies import companies
+from forwardflow.health import DeadLetterRate, Vitals, free_disk_problem, probe_store
+from forwardflow.metrics import Metrics
+from forwardflow.postings import posting_problems
+
+__all__ = ["Probes", "health_routes"]
+
+
+@dataclass
+class Probes:
+    """What ``/healthz`` and ``/readyz`` consult besides the store and the broker."""
+
+    vitals: Vitals = field(default_factory=Vitals)
+    dead_letters: DeadLetterRate | None = None
+
+
+def _expired_companies(app: Forwardflow) -> list[str]:
+    now = datetime.now(UTC)
+    return [
+        f"{company.platform} {company.company_id}: reconnect (token expired)"
+        for company in companies(app)
+        if company.refresh_expires_at <= now
+    ]
+
+
+async def _readiness(app: Forwardflow, bus: Bus, probes: Probes) -> tuple[list[str], list[str]]:
+    """(what fails, what needs attention without making the service unready)."""
+    failing = probes.vitals.failing()
+    if not bus.connected:
+        failing.append("broker: not connected")
+    if problem := await probe_store(app):
+        failing.append(problem)
+    if problem := free_disk_problem(app):
+        failing.append(problem)
+    try:
+        if probes.dead_letters is not None and (
+            problem := await probes.dead_letters.problem(bus, app.topology.stream("DLQ"))
+        ):
+            failing.append(problem)
+        failing += await asyncio.to_thread(_expired_companies, app)
+        # journal entries not in the books: named here, but the service stays ready, as
+        # re-authorising the company (through this very service) is what posts them
+        attention = await asyncio.to_thread(posting_problems, app)
+    except Exception as error:  # any failure means not ready; say which kind
+        failing.append(f"probe failed: {type(error).__name__}")
+        attention = []
+    return failing, attention
+
+
+def health_routes(
+    app: Forwardflow, bus: Bus, metrics: Metrics | None, probes: Probes
+) -> list[Route]:
+    """The probes and the metrics page."""
+
+    async def healthz(request: Request) -> Response:
+        failing = probes.vitals.failing()
+        if failing:
+            return JSONResponse({"status": "dead", "failing": failing}, status_code=503)
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(request: Request) -> Response:
+        failing, attention = await _readiness(app, bus, probes)
+        extra = {"attention": attention} if attention else {}
+        if failing:
+            return JSONResponse(
+                {"status": "not ready", "failing": failing, **extra}, status_code=503
+            )
+        return JSONResponse({"status": "ready", **extra})
+
+    async def metrics_page(request: Request) -> Response:
+        if metrics is None:
+            return Response("metrics are off", status_code=404)
+        body = await metrics.render(app, bus)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return [
+        Route("/metrics", metrics_page),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
