@@ -12,35 +12,30 @@ back to the emulator.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import logging
-import shutil
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from pysequoia import Profile, Tsk
 from sqlalchemy import select
 
 from connectors.quickbooks.platform import QuickBooks
 from connectors.quickbooks.settings import QuickBooksSettings
-from connectors.quickbooks.writeback import is_forwardflow_number
-from debtsale.agreement import PutbackReason, sample_agreement_text
+from debtsale.agreement import PutbackReason
 from debtsale.commands import ClosePortfolio, CutPortfolio, DecidePutback, FlagReceivable
 from debtsale.lifecycle import ExclusionReason
 from debtsale.portfolio import Portfolio
 from debtsale.putback import PutbackStatus
-from debtsale.reports import ReconciliationReport, as_data
-from debtsale.valuation import ValuationReport, value_receivables
+from debtsale.valuation import value_receivables
+from demo.buyer import agreement_with_delivery, buyer_key
+from demo.outputs import closed_in_books, write_outputs
+from demo.result import DemoError, DemoResult, prepare_workdir
 from emulators.quickbooks.app import Emulator
-from emulators.quickbooks.books import open_items
 from emulators.quickbooks.company import EmulatedCompany
 from emulators.quickbooks.firm import seed_emulated_firm
 from emulators.quickbooks.server import EmulatorServer
@@ -61,17 +56,16 @@ from forwardflow.settings import (
     ScheduleSettings,
     load_settings,
 )
-from forwardflow.status import BrokerStatus, StoreStatus, broker_status, store_status
+from forwardflow.status import broker_status, store_status
 from forwardflow.store import upgrade
 from forwardflow.store.tables import platform_postings
+from forwardflow.wired import WiredPlatform
 from handlers.registry import handle_command
 from sftp.keys import new_ssh_key, public_line
-from sftp.openpgp import message_format
 from testkit.quickbooks import connect_in_browser
 
 __all__ = ["CLOSING", "CUTOFF", "DemoError", "DemoResult", "prepare_workdir", "run_demo"]
 
-MARKER = ".forwardflow-demo"
 SUMMARY = "demo-summary.json"
 CUTOFF = date(2026, 10, 31)
 CLOSING = date(2026, 11, 13)
@@ -82,49 +76,6 @@ PORTFOLIO_AGREEMENT = "acme-spot-2026"
 Progress = Callable[[str, int, int], None]
 
 
-class DemoError(RuntimeError):
-    """The demo cannot run in the given place, or a check it makes failed."""
-
-
-@dataclass
-class DemoResult:
-    """What the demo started, produced and checked."""
-
-    workdir: Path
-    store: StoreStatus | None = None
-    broker: BrokerStatus | None = None
-    valuation: ValuationReport | None = None
-    reconciliation: ReconciliationReport | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-    broker_pid_stopped: bool = False
-    steps: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON summary written to ``demo-summary.json``."""
-        return {
-            "workdir": str(self.workdir),
-            "files": self.files,
-            "figures": self.figures,
-            "store": asdict(self.store) if self.store else None,
-            "broker": asdict(self.broker) if self.broker else None,
-            "embedded_broker_stopped": self.broker_pid_stopped,
-            "steps": self.steps,
-        }
-
-
-def prepare_workdir(workdir: Path) -> None:
-    """Create the work directory, clearing a previous demo's; refuse to clear anything else."""
-    if workdir.exists() and any(workdir.iterdir()):
-        if not (workdir / MARKER).exists():
-            raise DemoError(
-                f"{workdir} is not empty and was not made by the demo; choose another --workdir"
-            )
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    (workdir / MARKER).write_text("made by forwardflow demo; cleared on the next run\n")
-
-
 async def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Poll ``check`` (run off the loop) until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -133,63 +84,6 @@ async def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> 
             raise DemoError(f"timed out waiting for {what}")
         await asyncio.sleep(0.2)
     return found
-
-
-def _agreement(sftp: LoopbackSftp, certificate: Path) -> str:
-    # a Sequoia-made buyer key (no gpg here) gets RFC 9580 files, which gpg 2.2/2.4 refuse
-    reads = "rfc4880" if message_format(certificate) == "SEIPD v1" else "rfc9580"
-    return (
-        sample_agreement_text()
-        + "\n[delivery]\n"
-        + 'host = "127.0.0.1"\n'
-        + f"port = {sftp.port}\n"
-        + 'username = "acme"\n'
-        + f'host_key = "{sftp.pin}"\n'
-        + 'buyer_certificate = "buyers/acme.asc"\n'
-        + f'openpgp = "{reads}"\n'
-    )
-
-
-_BUYER_UID = "Acme Recovery Partners <files@acme.example>"
-
-
-def _buyer_key(secret: Path, certificate: Path) -> str:
-    """The demo buyer's key pair, made as a buyer would: with gpg, when it is installed.
-
-    Buyers read files with gpg 2.2/2.4, which know SEIPD v1 only. Sequoia encrypts with
-    SEIPD v2 to a certificate that advertises it, and every key Sequoia generates does;
-    a gpg-made key advertises v1 only. Without gpg the demo uses a Sequoia key, whose
-    files open with Sequoia (``sq``) or gpg 2.5+ (see docs/decisions.md).
-    """
-    gpg = shutil.which("gpg")
-    if gpg is None:
-        key = Tsk.generate(_BUYER_UID, profile=Profile.RFC4880)
-        secret.write_text(str(key), encoding="utf-8")
-        certificate.write_text(str(key.extract_certificate()), encoding="utf-8")
-        return "Sequoia (gpg is not installed)"
-    home = secret.parent / ".gnupg"
-    home.mkdir(mode=0o700)
-    base = [gpg, "--homedir", str(home), "--batch", "--pinentry-mode", "loopback"]
-    base += ["--passphrase", ""]
-    subprocess.run(
-        [*base, "--quick-generate-key", _BUYER_UID, "rsa3072", "sign,encr", "never"],
-        check=True,
-        capture_output=True,
-    )
-    exported = subprocess.run(
-        [*base, "--armor", "--export-secret-keys", _BUYER_UID], check=True, capture_output=True
-    )
-    secret.write_bytes(exported.stdout)
-    public = subprocess.run(
-        [*base, "--armor", "--export", _BUYER_UID], check=True, capture_output=True
-    )
-    certificate.write_bytes(public.stdout)
-    subprocess.run(
-        [shutil.which("gpgconf") or "gpgconf", "--homedir", str(home), "--kill", "all"],
-        check=False,
-        capture_output=True,
-    )
-    return "gpg"
 
 
 def _portfolio(app: Forwardflow) -> Portfolio:
@@ -237,7 +131,7 @@ class _Demo:
         buyer_dir.mkdir()
         (data / "buyers").mkdir(parents=True)
         how = await asyncio.to_thread(
-            _buyer_key, buyer_dir / "buyer-secret-key.asc", data / "buyers" / "acme.asc"
+            buyer_key, buyer_dir / "buyer-secret-key.asc", data / "buyers" / "acme.asc"
         )
         self.done(f"the buyer's OpenPGP key made with {how}")
         ssh_public = public_line(  # made and sealed at rest, as a delivery would
@@ -325,64 +219,80 @@ class _Demo:
         base: str,
         broker: Any,
     ) -> None:
+        """The story, one step after the other, as a firm, its platform and its buyer live it."""
+        quickbooks = app.platform(QuickBooks.name, Bus(broker, app.topology))
+        tenant = quickbooks.platform.tenant_of(REALM)
+        await self._connect(app)
+        await self._backfill(app, quickbooks)
+        self._flag(app, tenant, firm)
+        agreement_id = self._value(app, tenant, sftp)
+        portfolio = self._cut(app, tenant, agreement_id)
+        company = emulator.company(REALM)
+        late = await self._last_minute_payments(app, tenant, company, portfolio)
+        encrypted, manifest = await self._close_and_deliver(app, sftp)
+        portfolio = await self._putback(app, sftp, late)
+        entries = await self._journal(app, company)
+        closed, applications = closed_in_books(company, portfolio)
+        self.done(
+            f"{closed:,} sold invoices closed in QuickBooks by {applications} zero-total "
+            "payments applying the sale entry; its aging lists none of them"
+        )
+        write_outputs(self.result, portfolio, entries, encrypted, manifest)
+        self.result.figures["invoices_closed_in_quickbooks"] = closed
+
+    async def _connect(self, app: Forwardflow) -> None:
         connected = await connect_in_browser(app)  # `forwardflow quickbooks connect`
         if connected.status_code != 200:
             raise DemoError(f"connecting the company failed: {connected.text}")
         self.done(f"company {REALM} connected through OAuth (tokens sealed at rest)")
 
+    async def _backfill(self, app: Forwardflow, quickbooks: WiredPlatform) -> None:
         counted = {"n": 0}
 
         def backfilled(count: int, entity: str) -> None:
             counted["n"] += count
             self.progress("backfilling from QuickBooks", counted["n"], counted["n"])
 
-        quickbooks = app.platform(QuickBooks.name, Bus(broker, app.topology))
         published = await backfill_company(quickbooks, REALM, backfilled)
         await self.drained(app, "applying the backfill")
         self.done(f"backfill: {published:,} ledger changes published and applied exactly once")
 
-        tenant = QuickBooks().tenant_of(REALM)
-        for invoice in firm.disputed:
+    def _flag(self, app: Forwardflow, tenant: str, firm: Any) -> None:
+        flags = [(i, ExclusionReason.ACTIVE_DISPUTE, date(2026, 9, 1)) for i in firm.disputed]
+        flags += [(i, ExclusionReason.BANKRUPTCY, date(2026, 8, 1)) for i in firm.bankrupt]
+        for invoice, reason, since in flags:
             handle_command(
                 app.unit_of_work(),
                 FlagReceivable(
-                    command_id=f"demo:dispute:{invoice}",
+                    command_id=f"demo:{reason.value.split('_')[-1]}:{invoice}",
                     tenant=tenant,
                     receivable_id=invoice,
-                    reason=ExclusionReason.ACTIVE_DISPUTE,
-                    since=date(2026, 9, 1),
-                ),
-            )
-        for invoice in firm.bankrupt:
-            handle_command(
-                app.unit_of_work(),
-                FlagReceivable(
-                    command_id=f"demo:bankruptcy:{invoice}",
-                    tenant=tenant,
-                    receivable_id=invoice,
-                    reason=ExclusionReason.BANKRUPTCY,
-                    since=date(2026, 8, 1),
+                    reason=reason,
+                    since=since,
                 ),
             )
         self.done(f"{len(firm.disputed)} disputes and {len(firm.bankrupt)} bankruptcies flagged")
 
+    def _value(self, app: Forwardflow, tenant: str, sftp: LoopbackSftp) -> str:
         with app.unit_of_work() as uow:
             certificate = app.settings.data_dir / "buyers" / "acme.asc"
-            agreement = uow.agreements.add(_agreement(sftp, certificate))
+            agreement = uow.agreements.add(agreement_with_delivery(sftp, certificate))
             uow.commit()
             ledger = uow.ledger.load(tenant)
         self.result.valuation = value_receivables(ledger, agreement, CUTOFF)
         self.done(
             f"valued {self.result.valuation.count:,} eligible receivables under {agreement.id}"
         )
+        return agreement.id
 
+    def _cut(self, app: Forwardflow, tenant: str, agreement_id: str) -> Portfolio:
         handle_command(
             app.unit_of_work(),
             CutPortfolio(
                 command_id="demo:cut",
                 tenant=tenant,
                 portfolio_id=PORTFOLIO,
-                agreement_id=agreement.id,
+                agreement_id=agreement_id,
                 cutoff=CUTOFF,
             ),
         )
@@ -392,8 +302,11 @@ class _Demo:
             f"{portfolio.total_face_at_cutoff.amount:,}, "
             f"price {portfolio.total_price_at_cutoff.amount:,} USD"
         )
+        return portfolio
 
-        company = emulator.company(REALM)
+    async def _last_minute_payments(
+        self, app: Forwardflow, tenant: str, company: EmulatedCompany, portfolio: Portfolio
+    ) -> list[str]:
         late = sorted(portfolio.lines)[:5]
         payments = []
         for number, invoice in enumerate(late):
@@ -415,7 +328,9 @@ class _Demo:
         await _until("the last-minute payments", arrived)
         await self.drained(app, "applying webhooks")
         self.done(f"{len(payments)} last-minute payments came in through signed webhooks")
+        return late
 
+    async def _close_and_deliver(self, app: Forwardflow, sftp: LoopbackSftp) -> tuple[Path, Path]:
         handle_command(
             app.unit_of_work(),
             ClosePortfolio(command_id="demo:close", portfolio_id=PORTFOLIO, closing=CLOSING),
@@ -436,7 +351,9 @@ class _Demo:
             f"closed {PORTFOLIO}; sale file encrypted, signed and delivered over SFTP "
             f"({encrypted.name})"
         )
+        return encrypted, manifest
 
+    async def _putback(self, app: Forwardflow, sftp: LoopbackSftp, late: list[str]) -> Portfolio:
         portfolio = _portfolio(app)
         returned = next(
             rid for rid in sorted(portfolio.lines) if portfolio.lines[rid].sold and rid not in late
@@ -467,7 +384,9 @@ class _Demo:
             "buyer's put-back file answered; refund "
             f"{decision.refund.amount if decision.refund else 0} USD accepted"
         )
+        return portfolio
 
+    async def _journal(self, app: Forwardflow, company: EmulatedCompany) -> Any:
         expected = 2  # the sale entry and the refund
         entries = await _until(
             "the journal entries in QuickBooks",
@@ -475,72 +394,7 @@ class _Demo:
         )
         self.done(f"{len(entries)} journal entries posted to QuickBooks (each once)")
         await _until("the sold invoices closed in QuickBooks", lambda: _applied(app), 300)
-        closed = self._books(company, portfolio)
-        self._outputs(app, portfolio, entries, encrypted, manifest)
-        self.result.figures["invoices_closed_in_quickbooks"] = closed
-
-    def _books(self, company: EmulatedCompany, portfolio: Portfolio) -> int:
-        """The firm's own books after the sale: the aging lists no sold invoice."""
-        sold = {line.receivable_id for line in portfolio.sold_lines()}
-        open_sold = {
-            item.txn_id
-            for item in open_items(company)
-            if item.txn_type == "Invoice" and item.txn_id in sold
-        }
-        reinstated = {  # put back to be pursued again: open at the refund
-            record.request.receivable_id
-            for record in portfolio.putbacks.values()
-            if record.decision.reinstated
-        }
-        if open_sold - reinstated:
-            raise DemoError(f"{len(open_sold - reinstated)} sold invoices are still open")
-        applications = sum(
-            1 for p in company.all("Payment") if is_forwardflow_number(p.get("PaymentRefNum"))
-        )
-        closed = len(sold - reinstated)
-        self.done(
-            f"{closed:,} sold invoices closed in QuickBooks by {applications} zero-total "
-            "payments applying the sale entry; its aging lists none of them"
-        )
-        return closed
-
-    def _outputs(
-        self,
-        app: Forwardflow,
-        portfolio: Portfolio,
-        entries: list[dict[str, Any]],
-        encrypted: Path,
-        manifest: Path,
-    ) -> None:
-        reconciliation = ReconciliationReport.of(portfolio)
-        self.result.reconciliation = reconciliation
-        out = self.workdir / "out"
-        out.mkdir(exist_ok=True)
-        json_path = out / f"reconciliation-{portfolio.id}.json"
-        json_path.write_text(json.dumps(as_data(reconciliation), indent=2))
-        csv_path = out / f"reconciliation-{portfolio.id}.csv"
-        with csv_path.open("w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(reconciliation.csv_rows())
-        journal_path = out / "journal-entries-posted.json"
-        journal_path.write_text(json.dumps(entries, indent=2, default=str))
-        self.result.files.update(
-            encrypted_sale_file=str(encrypted.resolve()),
-            manifest=str(manifest.resolve()),
-            buyer_secret_key=str((self.workdir / "buyer" / "buyer-secret-key.asc").resolve()),
-            seller_certificate=str((self.workdir / "data" / "keys" / "seller.asc").resolve()),
-            reconciliation_json=str(json_path.resolve()),
-            reconciliation_csv=str(csv_path.resolve()),
-            journal_entries=str(journal_path.resolve()),
-        )
-        self.result.figures.update(
-            receivables_sold=reconciliation.sold,
-            receivables_removed=reconciliation.removed,
-            total_face=str(portfolio.total_face.amount),
-            total_price=str(portfolio.total_price.amount),
-            refunds=str(portfolio.refunds.amount),
-            loss_on_sale=str(portfolio.loss_on_sale.amount),
-            currency=portfolio.currency,
-        )
+        return entries
 
 
 def _applied(app: Forwardflow) -> bool:
