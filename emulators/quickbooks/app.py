@@ -17,7 +17,6 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,8 +31,9 @@ from starlette.routing import Route
 
 from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
-from emulators.quickbooks.books import report
 from emulators.quickbooks.company import Change, EmulatedCompany, StaleObjectError
+from emulators.quickbooks.query import matches
+from emulators.quickbooks.reports import report
 
 __all__ = ["Emulator", "Fault"]
 
@@ -259,7 +259,7 @@ class Emulator:
         entity = next((e for e in _ENTITY_PATHS.values() if e.lower() == match[1].lower()), None)
         if entity is None:
             return _fault("4000", "QueryParserError", f"unknown entity {match[1]}")
-        rows = [r for r in self.companies[realm].all(entity) if _where(r, match[2])]
+        rows = [r for r in self.companies[realm].all(entity) if matches(r, match[2])]
         start, most = int(match[3] or 1), int(match[4] or 100)
         page = rows[start - 1 : start - 1 + most]
         response: dict[str, Any] = {"startPosition": start, "maxResults": len(page)}
@@ -465,46 +465,3 @@ class Emulator:
                 Route("/_emulator/{realm}/{action}", self._control, methods=["POST"]),
             ]
         )
-
-
-def _where(row: dict[str, Any], clause: str | None) -> bool:
-    """The few WHERE forms the connector uses: ``Field op 'value'`` joined by AND."""
-    if not clause:
-        return True
-    for condition in re.split(r"\s+and\s+", clause.strip(), flags=re.IGNORECASE):
-        match = re.fullmatch(
-            r"([\w.]+)\s*(>=|<=|=|>|<|in)\s*(.+)", condition.strip(), re.IGNORECASE
-        )
-        if not match:
-            return False
-        name, op, raw = match[1], match[2].lower(), match[3].strip()
-        value: Any = row
-        for part in name.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, dict):
-            value = value.get("value")
-        if op == "in":
-            wanted = {v.strip().strip("'") for v in raw.strip("()").split(",")}
-            if str(value) not in wanted:
-                return False
-            continue
-        text = raw.strip("'")
-        left: Any
-        right: Any
-        if name.endswith("Time"):  # QuickBooks compares instants, whatever the offsets
-            left = datetime.fromisoformat(str(value))
-            right = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        elif isinstance(value, Decimal | int | float):
-            left, right = Decimal(str(value)), Decimal(text)
-        else:
-            left, right = str(value), text
-        compare: dict[str, Callable[[Any, Any], bool]] = {
-            "=": lambda a, b: a == b,
-            ">": lambda a, b: a > b,
-            "<": lambda a, b: a < b,
-            ">=": lambda a, b: a >= b,
-            "<=": lambda a, b: a <= b,
-        }
-        if not compare[op](left, right):
-            return False
-    return True

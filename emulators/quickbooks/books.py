@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -33,24 +33,24 @@ if TYPE_CHECKING:
     from emulators.quickbooks.company import EmulatedCompany
 
 __all__ = [
+    "CENT",
+    "PROFIT_AND_LOSS",
+    "RETAINED_EARNINGS",
+    "ZERO",
     "OpenItem",
     "Posting",
-    "aged_receivable_detail",
-    "aged_receivables",
     "check_payment",
     "customer_receivables",
     "open_items",
     "postings",
-    "report",
-    "trial_balance",
 ]
 
-_ZERO = Decimal(0)
-_CENT = Decimal("0.01")
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
 _UNDEPOSITED_FUNDS = "4"
 _INCOME = "1"
-_RETAINED_EARNINGS = "2"
-_PROFIT_AND_LOSS = ("Revenue", "Expense")
+RETAINED_EARNINGS = "2"
+PROFIT_AND_LOSS = ("Revenue", "Expense")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,21 +207,21 @@ def open_items(
             if not _live(invoice) or not total or not dated(invoice):
                 continue
             customer = invoice["CustomerRef"]["value"]
-            left = max(total - applied[("Invoice", str(invoice["Id"]), customer)], _ZERO)
+            left = max(total - applied[("Invoice", str(invoice["Id"]), customer)], ZERO)
             items.append(_item(invoice, "Invoice", customer, total, left))
         for memo in company.entities["CreditMemo"].values():
             total = _money(memo.get("TotalAmt"))
             if not _live(memo) or not total or not dated(memo):
                 continue
             customer = memo["CustomerRef"]["value"]
-            left = max(total - applied[("CreditMemo", str(memo["Id"]), customer)], _ZERO)
+            left = max(total - applied[("CreditMemo", str(memo["Id"]), customer)], ZERO)
             items.append(_item(memo, "CreditMemo", customer, -total, -left))
         for entry in company.entities["JournalEntry"].values():
             if not _live(entry) or not dated(entry):
                 continue
             for customer, net in sorted(_journal_net(entry, receivable).items()):
                 used = applied[("JournalEntry", str(entry["Id"]), customer)]
-                left = max(abs(net) - used, _ZERO)
+                left = max(abs(net) - used, ZERO)
                 items.append(
                     _item(entry, "JournalEntry", customer, net, left if net > 0 else -left)
                 )
@@ -263,7 +263,7 @@ def check_payment(
     """
     customer = record["CustomerRef"]["value"]
     receivable = _receivable_accounts(company)
-    charges = credits = _ZERO
+    charges = credits = ZERO
     wanted: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in record["Line"]:
         amount = _money(line["Amount"])
@@ -285,7 +285,7 @@ def check_payment(
                 and (line["LinkedTxn"][0]["TxnType"], str(line["LinkedTxn"][0]["TxnId"]))
                 == (kind, txn_id)
             ),
-            _ZERO,
+            ZERO,
         )
         if kind in ("Invoice", "CreditMemo"):
             if target["CustomerRef"]["value"] != customer:
@@ -293,16 +293,16 @@ def check_payment(
             size = _money(target.get("TotalAmt"))
             is_charge = kind == "Invoice"
         elif kind == "JournalEntry":
-            net = _journal_net(target, receivable).get(customer, _ZERO)
+            net = _journal_net(target, receivable).get(customer, ZERO)
             if not net:
                 raise ValueError(f"journal entry {txn_id} has no receivable line for {customer}")
             size, is_charge = abs(net), net > 0
         else:
             raise ValueError(f"a payment cannot link a {kind}")
-        if amount > max(size - others, _ZERO):
+        if amount > max(size - others, ZERO):
             raise ValueError(
                 f"{amount} applied to {kind} {txn_id} exceeds its open balance "
-                f"{max(size - others, _ZERO)}"
+                f"{max(size - others, ZERO)}"
             )
         if is_charge:
             charges += amount
@@ -315,253 +315,3 @@ def check_payment(
             f"the payment applies {charges - credits} of charges but pays only {total}"
         )
     return unapplied
-
-
-# ---------------------------------------------------------------- reports
-def _text(amount: Decimal) -> str:
-    return str(amount.quantize(_CENT))
-
-
-def _header(name: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "Time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "ReportName": name,
-        "Currency": "USD",
-        **extra,
-    }
-
-
-def _columns(*columns: tuple[str, str, str]) -> dict[str, Any]:
-    return {
-        "Column": [
-            {"ColTitle": title, "ColType": kind, "MetaData": [{"Name": "ColKey", "Value": key}]}
-            for title, kind, key in columns
-        ]
-    }
-
-
-def _option(empty: bool, **more: str) -> list[dict[str, str]]:
-    return [
-        *({"Name": k, "Value": v} for k, v in more.items()),
-        {"Name": "NoReportData", "Value": "true" if empty else "false"},
-    ]
-
-
-def trial_balance(
-    company: EmulatedCompany, start: date | None = None, end: date | None = None
-) -> dict[str, Any]:
-    """``reports/TrialBalance``: each account's balance on ``end`` as a debit or a credit."""
-    end = end or company.clock().date()
-    year = date(end.year, 1, 1)
-    balances: dict[str, Decimal] = defaultdict(Decimal)
-    accounts = company.entities["Account"]
-    for posting in postings(company, end):
-        account = accounts.get(posting.account_id, {})
-        if account.get("Classification") in _PROFIT_AND_LOSS and posting.on < year:
-            balances[_RETAINED_EARNINGS] += posting.amount  # earlier years are closed
-        else:
-            balances[posting.account_id] += posting.amount
-    rows: list[dict[str, Any]] = []
-    debits = credits = _ZERO
-    for account_id in sorted(balances, key=lambda a: (int(a) if a.isdigit() else 10**9, a)):
-        amount = balances[account_id]
-        if not amount:
-            continue
-        name = accounts.get(account_id, {}).get("Name", account_id)
-        debit, credit = (amount, _ZERO) if amount > 0 else (_ZERO, -amount)
-        debits, credits = debits + debit, credits + credit
-        rows.append(
-            {
-                "ColData": [
-                    {"value": name, "id": account_id},
-                    {"value": _text(debit) if debit else ""},
-                    {"value": _text(credit) if credit else ""},
-                ],
-                "type": "Data",
-            }
-        )
-    rows.append(
-        {
-            "Summary": {
-                "ColData": [{"value": "TOTAL"}, {"value": _text(debits)}, {"value": _text(credits)}]
-            },
-            "type": "Section",
-            "group": "GrandTotal",
-        }
-    )
-    return {
-        "Header": _header(
-            "TrialBalance",
-            ReportBasis="Accrual",
-            StartPeriod=(start or year).isoformat(),
-            EndPeriod=end.isoformat(),
-            Option=_option(len(rows) == 1),
-        ),
-        "Columns": _columns(
-            ("", "Account", "account"), ("Debit", "Money", "debit"), ("Credit", "Money", "credit")
-        ),
-        "Rows": {"Row": rows},
-    }
-
-
-_AGING = (
-    (None, 0, "Current"),
-    (1, 30, "1 - 30 days past due"),
-    (31, 60, "31 - 60 days past due"),
-    (61, 90, "61 - 90 days past due"),
-    (91, None, "91 or more days past due"),
-)
-_DETAIL_COLUMNS: dict[str, tuple[str, str]] = {  # key: (title, type)
-    "tx_date": ("Date", "tx_date"),
-    "txn_type": ("Transaction Type", "txn_type"),
-    "doc_num": ("Num", "doc_num"),
-    "cust_name": ("Customer", "cust_name"),
-    "due_date": ("Due Date", "due_date"),
-    "subt_amount": ("Amount", "subt_amount"),
-    "subt_open_bal": ("Open Balance", "subt_open_bal"),
-}
-_DEFAULT_DETAIL = tuple(_DETAIL_COLUMNS)
-
-
-def _bucket(days: int) -> str:
-    for low, high, name in _AGING:
-        if (low is None or days >= low) and (high is None or days <= high):
-            return name
-    return _AGING[-1][2]
-
-
-def aged_receivable_detail(
-    company: EmulatedCompany, report_date: date | None = None, columns: str | None = None
-) -> dict[str, Any]:
-    """``reports/AgedReceivableDetail``: each open item, in sections by days past due."""
-    report_date = report_date or company.clock().date()
-    wanted = tuple(c.strip() for c in columns.split(",")) if columns else _DEFAULT_DETAIL
-    wanted = tuple(c for c in wanted if c in _DETAIL_COLUMNS) or _DEFAULT_DETAIL
-    names = {c: company.entities["Customer"].get(c, {}) for c in _customers(company)}
-    sections: dict[str, list[OpenItem]] = defaultdict(list)
-    for item in open_items(company, report_date):
-        sections[_bucket((report_date - item.due_date).days)].append(item)
-
-    def cells(item: OpenItem) -> list[dict[str, str]]:
-        customer = names.get(item.customer_id, {})
-        values = {
-            "tx_date": {"value": item.txn_date.isoformat()},
-            "txn_type": {"value": item.txn_type, "id": item.txn_id},
-            "doc_num": {"value": item.doc_number},
-            "cust_name": {"value": str(customer.get("DisplayName", "")), "id": item.customer_id},
-            "due_date": {"value": item.due_date.isoformat()},
-            "subt_amount": {"value": _text(item.amount)},
-            "subt_open_bal": {"value": _text(item.open)},
-        }
-        return [values[c] for c in wanted]
-
-    def summary(title: str, items: list[OpenItem]) -> list[dict[str, str]]:
-        totals = {
-            "subt_amount": _text(sum((i.amount for i in items), _ZERO)),
-            "subt_open_bal": _text(sum((i.open for i in items), _ZERO)),
-        }
-        return [{"value": title if n == 0 else totals.get(c, "")} for n, c in enumerate(wanted)]
-
-    rows: list[dict[str, Any]] = []
-    every: list[OpenItem] = []
-    for _, _, name in _AGING:
-        items = sorted(sections.get(name, []), key=lambda i: (i.txn_date, i.txn_type, i.txn_id))
-        if not items:
-            continue
-        every += items
-        rows.append(
-            {
-                "Header": {"ColData": [{"value": name}, *({"value": ""} for _ in wanted[1:])]},
-                "Rows": {"Row": [{"ColData": cells(i), "type": "Data"} for i in items]},
-                "Summary": {"ColData": summary(f"Total for {name}", items)},
-                "type": "Section",
-            }
-        )
-    rows.append(
-        {"Summary": {"ColData": summary("TOTAL", every)}, "type": "Section", "group": "GrandTotal"}
-    )
-    return {
-        "Header": _header(
-            "AgedReceivableDetail",
-            EndPeriod=report_date.isoformat(),
-            Option=_option(not every, report_date=report_date.isoformat()),
-        ),
-        "Columns": _columns(*(_DETAIL_COLUMNS[c] + (c,) for c in wanted)),
-        "Rows": {"Row": rows},
-    }
-
-
-def _customers(company: EmulatedCompany) -> list[str]:
-    return list(company.entities["Customer"])
-
-
-def aged_receivables(company: EmulatedCompany, report_date: date | None = None) -> dict[str, Any]:
-    """``reports/AgedReceivables``: what each customer owes, by days past due, and in all."""
-    report_date = report_date or company.clock().date()
-    per: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for item in open_items(company, report_date):
-        per[item.customer_id][_bucket((report_date - item.due_date).days)] += item.open
-    rows: list[dict[str, Any]] = []
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    customers = company.entities["Customer"]
-    for customer_id in sorted(per, key=lambda c: str(customers.get(c, {}).get("DisplayName", c))):
-        buckets = per[customer_id]
-        total = sum(buckets.values(), _ZERO)
-        for name, amount in buckets.items():
-            totals[name] += amount
-        totals["total"] += total
-        rows.append(
-            {
-                "ColData": [
-                    {
-                        "value": str(customers.get(customer_id, {}).get("DisplayName", "")),
-                        "id": customer_id,
-                    },
-                    *({"value": _text(buckets.get(name, _ZERO))} for _, _, name in _AGING),
-                    {"value": _text(total)},
-                ],
-                "type": "Data",
-            }
-        )
-    rows.append(
-        {
-            "Summary": {
-                "ColData": [
-                    {"value": "TOTAL"},
-                    *({"value": _text(totals.get(name, _ZERO))} for _, _, name in _AGING),
-                    {"value": _text(totals["total"])},
-                ]
-            },
-            "type": "Section",
-            "group": "GrandTotal",
-        }
-    )
-    titles = ("Current", "1 - 30", "31 - 60", "61 - 90", "91 and over")
-    return {
-        "Header": _header(
-            "AgedReceivables",
-            EndPeriod=report_date.isoformat(),
-            Option=_option(not per, report_date=report_date.isoformat()),
-        ),
-        "Columns": _columns(
-            ("", "Customer", "customer"),
-            *((title, "Money", f"period{n}") for n, title in enumerate(titles)),
-            ("Total", "Money", "total"),
-        ),
-        "Rows": {"Row": rows},
-    }
-
-
-def report(company: EmulatedCompany, name: str, params: Mapping[str, str]) -> dict[str, Any]:
-    """A report by its ``reports/<name>`` path; unknown names raise KeyError."""
-
-    def day(key: str) -> date | None:
-        return date.fromisoformat(params[key]) if params.get(key) else None
-
-    if name == "TrialBalance":
-        return trial_balance(company, day("start_date"), day("end_date"))
-    if name == "AgedReceivableDetail":
-        return aged_receivable_detail(company, day("report_date"), params.get("columns"))
-    if name == "AgedReceivables":
-        return aged_receivables(company, day("report_date"))
-    raise KeyError(name)

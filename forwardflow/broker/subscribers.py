@@ -70,6 +70,37 @@ Process = Callable[[bytes], Awaitable[tuple[Outcome, str]]]
 """Apply one message body; returns the outcome and the id it was applied under."""
 
 
+async def _park(
+    broker: NatsBroker,
+    topology: Topology,
+    consumer: str,
+    message: NatsMessage,
+    delivered: int,
+    reason: str,
+) -> None:
+    """Move a message to the dead letters with the reason, then acknowledge it."""
+    raw = message.raw_message
+    headers = dict(raw.headers or {})
+    await dead_letter(
+        broker,
+        topology,
+        consumer=consumer,
+        subject=raw.subject,
+        headers=headers,
+        body=raw.data,
+        reason=reason,
+        delivered=delivered,
+        stream_seq=raw.metadata.sequence.stream if raw.metadata else None,
+    )
+    await message.ack()
+    log.warning(
+        "dead-lettered event_id=%s consumer=%s reason=%s",
+        headers.get(EVENT_ID, ""),
+        consumer,
+        reason.split(":", 1)[0],
+    )
+
+
 def _durable_handler(
     broker: NatsBroker,
     app: Forwardflow,
@@ -89,7 +120,6 @@ def _durable_handler(
     async def handle(message: NatsMessage) -> None:
         raw = message.raw_message
         delivered = raw.metadata.num_delivered if raw.metadata else 1
-        stream_seq = raw.metadata.sequence.stream if raw.metadata else None
         headers = dict(raw.headers or {})
         message_id = headers.get(EVENT_ID, "")
 
@@ -100,25 +130,8 @@ def _durable_handler(
                 )
 
         async def park(reason: str, outcome: str) -> None:
-            await dead_letter(
-                broker,
-                topology,
-                consumer=consumer,
-                subject=raw.subject,
-                headers=headers,
-                body=raw.data,
-                reason=reason,
-                delivered=delivered,
-                stream_seq=stream_seq,
-            )
-            await message.ack()
+            await _park(broker, topology, consumer, message, delivered, reason)
             await answer(outcome, reason)
-            log.warning(
-                "dead-lettered event_id=%s consumer=%s reason=%s",
-                message_id,
-                consumer,
-                reason.split(":", 1)[0],
-            )
 
         heartbeat = (
             asyncio.create_task(_keep_alive(raw, app.settings.broker.ack_wait_seconds))

@@ -62,67 +62,8 @@ def platform_app(platform: type[Platform]) -> typer.Typer:
         """Connected companies and the health of their tokens (never the tokens)."""
         _companies(ctx, name, title, as_json)
 
-    @cli.command("connect")
-    def connect(
-        ctx: typer.Context,
-        company: Annotated[
-            str | None,
-            typer.Option(
-                "--company",
-                metavar="COMPANY",
-                help="Reconnect this company: the grant must be for it (a connected company "
-                "can only be reconnected this way).",
-            ),
-        ] = None,
-        minutes: Annotated[
-            float, typer.Option(min=1, max=1440, help="How long the link stays valid.")
-        ] = 15,
-        as_json: JsonFlag = False,
-    ) -> None:
-        """Print a single-use link that connects a company (open it as the firm's admin).
-
-        Only someone who can run this on the server can start a connection: the link is
-        signed with the installation's secret key, expires, works once, and the browser
-        that opens it is the only one the service accepts the platform's answer from.
-        """
-        if company is not None and not platform().valid_company_id(company):
-            raise typer.BadParameter(f"not a {title} company id", param_hint="--company")
-
-        def work(app: Forwardflow) -> tuple[str, datetime]:
-            wired = app.platform(name)
-            wired.platform.authorization_url(wired, "probe")  # refuse early: app not set up
-            return mint_link(wired, company_id=company, minutes=minutes)
-
-        try:
-            link, expires = query(ctx, work)
-        except PlatformError as error:
-            raise refused(error) from None
-        if as_json:
-            print_json({"link": link, "expires_at": expires.isoformat(), "company": company})
-            return
-        console.print(
-            f"Open this link in the browser of the firm's {title} admin "
-            f"(once, until {expires:%Y-%m-%d %H:%M} UTC):\n{link}",
-            soft_wrap=True,
-            highlight=False,
-        )
-
-    @cli.command("backfill")
-    def backfill(ctx: typer.Context, company: CompanyArg) -> None:
-        """First connection: publish customers, open invoices and their payments."""
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), console=err_console
-        ) as bar:
-            task = bar.add_task(f"backfilling {company}", total=None)
-            counts: dict[str, int] = {}
-
-            def progress(count: int, entity: str) -> None:
-                counts[entity] = counts.get(entity, 0) + count
-                done = ", ".join(f"{k.lower()}s {v:,}" for k, v in counts.items())
-                bar.update(task, description=f"backfilling {company}: {done}")
-
-            total = on_broker(ctx, lambda w: backfill_company(w, company, progress))
-        console.print(f"backfilled {company}: {total:,} ledger changes published")
+    _connect_command(cli, platform, refused)
+    _backfill_command(cli, platform, on_broker)
 
     @cli.command("catch-up")
     def catch_up(ctx: typer.Context, company: CompanyArg) -> None:
@@ -172,3 +113,75 @@ def _companies(ctx: typer.Context, name: str, title: str, as_json: bool) -> None
             row["health"],
         )
     console.print(table)
+
+
+def _connect_command(
+    cli: typer.Typer, platform: type[Platform], refused: Callable[[PlatformError], typer.Exit]
+) -> None:
+    name, title = platform.name, platform.title
+
+    @cli.command("connect")
+    def connect(
+        ctx: typer.Context,
+        company: Annotated[
+            str | None,
+            typer.Option(
+                "--company",
+                metavar="COMPANY",
+                help="Reconnect this company: the grant must be for it (a connected company "
+                "can only be reconnected this way).",
+            ),
+        ] = None,
+        minutes: Annotated[
+            float, typer.Option(min=1, max=1440, help="How long the link stays valid.")
+        ] = 15,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Print a single-use link that connects a company (open it as the firm's admin).
+
+        Only someone who can run this on the server can start a connection: the link is
+        signed with the installation's secret key, expires, works once, and the browser
+        that opens it is the only one the service accepts the platform's answer from.
+        """
+        if company is not None and not platform().valid_company_id(company):
+            raise typer.BadParameter(f"not a {title} company id", param_hint="--company")
+
+        def work(app: Forwardflow) -> tuple[str, datetime]:
+            wired = app.platform(name)
+            wired.platform.authorization_url(wired, "probe")  # refuse early: app not set up
+            return mint_link(wired, company_id=company, minutes=minutes)
+
+        try:
+            link, expires = query(ctx, work)
+        except PlatformError as error:
+            raise refused(error) from None
+        if as_json:
+            print_json({"link": link, "expires_at": expires.isoformat(), "company": company})
+            return
+        console.print(
+            f"Open this link in the browser of the firm's {title} admin "
+            f"(once, until {expires:%Y-%m-%d %H:%M} UTC):\n{link}",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _backfill_command(
+    cli: typer.Typer, platform: type[Platform], on_broker: Callable[..., Any]
+) -> None:
+    @cli.command("backfill")
+    def backfill(ctx: typer.Context, company: CompanyArg) -> None:
+        """First connection: publish customers, open invoices and their payments."""
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console
+        ) as bar:
+            task = bar.add_task(f"backfilling {company}", total=None)
+            counts: dict[str, int] = {}
+
+            def progress(count: int, entity: str) -> None:
+                counts[entity] = counts.get(entity, 0) + count
+                done = ", ".join(f"{k.lower()}s {v:,}" for k, v in counts.items())
+                bar.update(task, description=f"backfilling {company}: {done}")
+
+            total = on_broker(ctx, lambda w: backfill_company(w, company, progress))
+        console.print(f"backfilled {company}: {total:,} ledger changes published")
