@@ -6,9 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
-from pysequoia import Tsk
-
 from debtsale.agreement import Agreement, DeliveryTerms
 from debtsale.errors import DomainError
 from debtsale.salefile import SaleFileSummary, sale_file_summary, sold_rows, tie_out_problems
@@ -18,7 +15,7 @@ from forwardflow.store import reading
 from forwardflow.store.salefiles import SqlSaleFileStore
 from sftp.connection import SftpEndpoint
 from sftp.deliver import DeliveryError, Receipt, SaleFile, TotalsMismatchError, deliver_sale
-from sftp.keys import load_ssh_key, new_ssh_key, public_line
+from sftp.keys import SshKey, load_ssh_key, new_ssh_key, public_line
 from sftp.names import UnsafeNameError
 from sftp.openpgp import (
     EncryptionError,
@@ -72,14 +69,10 @@ class BuyerKeys:
     seller_certificate: Path  # the public part, to give the buyer for verifying signatures
     seller_fingerprint: str
     ssh_key_file: Path
-    ssh_key: paramiko.PKey = field(repr=False)
+    ssh_key: SshKey = field(repr=False)
     ssh_public: str
     buyer_certificate: Path
     buyer_fingerprint: str | None
-
-    def seller_tsk(self) -> Tsk:
-        """The seller's key, to decrypt what buyers send us."""
-        return Tsk.from_bytes(self.seller_secret)
 
 
 def _in_data_dir(app: Forwardflow, configured: Path | None, default: str) -> Path:

@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import stat
-import time
 from dataclasses import dataclass, field
 from datetime import date
 
-import paramiko
-from pysequoia import Tsk, decrypt
 from sqlalchemy import select
 
 from debtsale.agreement import Agreement
@@ -39,17 +35,19 @@ from forwardflow.delivery import buyer_keys, delivery_terms
 from forwardflow.store.tables import inbound_files, putback_rejections
 from handlers.putback_file import LineAnswer, request_putbacks
 from handlers.retry import retrying
-from sftp.connection import SftpEndpoint, open_sftp
+from sftp.connection import SftpEndpoint
+from sftp.inbox import (
+    CONNECTION_ERRORS,
+    MAX_FILE_BYTES,
+    BuyerInbox,
+    EntryRefusedError,
+    open_inbox,
+)
 from sftp.putback_files import PutbackLine, name_problem, parse_request_file, result_csv
 
 __all__ = ["MAX_FILE_BYTES", "InboxResult", "process_buyer_inbox", "refused_lines"]
 
 log = logging.getLogger("forwardflow.inbound")
-
-MAX_FILE_BYTES = 10 * 1024 * 1024
-_TEMPORARY = (".part", ".tmp", ".filepart")
-_STALE_S = 15 * 60
-_PROCESSED = "processed"
 
 
 @dataclass
@@ -62,14 +60,6 @@ class InboxResult:
     answer: str = ""  # where the answer was written, in the buyer's outbound folder
     moved_to: str = ""  # where the file was moved, in the buyer's inbound folder
     repeated: bool = False  # the same bytes were answered before
-
-
-class _EntryRefusedError(Exception):
-    """An entry answered as a whole with one rule: moved aside, never applied."""
-
-    def __init__(self, rule: str, detail: str) -> None:
-        super().__init__(detail)
-        self.rule = rule
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -199,91 +189,14 @@ def _answered_before(app: Forwardflow, agreement_id: str, digest: str) -> bytes 
     return bytes(row.result) if row else None
 
 
-def _exists(client: paramiko.SFTPClient, path: str) -> bool:
-    try:
-        client.lstat(path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _free_name(
-    client: paramiko.SFTPClient, folder: str, name: str, tag: str, suffix: str = ""
-) -> str:
-    """``folder/name+suffix``, or with the tag (and a counter) before the suffix if taken."""
-    candidates = [f"{name}{suffix}", f"{name}.{tag}{suffix}"] + [
-        f"{name}.{tag}-{n}{suffix}" for n in range(2, 100)
-    ]
-    for candidate in candidates:
-        if not _exists(client, f"{folder}/{candidate}"):
-            return f"{folder}/{candidate}"
-    raise OSError(f"no free name for {name} in {folder}")
-
-
-def _put(client: paramiko.SFTPClient, folder: str, name: str, tag: str, data: bytes) -> str:
-    """Write an answer (``name.result.csv``) under a name nobody holds (never overwriting)."""
-    target = _free_name(client, folder, name, tag, ".result.csv")
-    partial = f"{target}.part"
-    with client.open(partial, "wb") as handle:
-        handle.write(data)
-    client.rename(partial, target)  # SSH_FXP_RENAME: fails rather than overwrite
-    return target
-
-
-def _move_aside(client: paramiko.SFTPClient, inbound: str, name: str, tag: str) -> str:
-    target = _free_name(client, f"{inbound}/{_PROCESSED}", name, tag)
-    client.rename(f"{inbound}/{name}", target)  # moves a link or folder itself, never its target
-    return target
-
-
-def _read(client: paramiko.SFTPClient, path: str, seller: Tsk | None) -> bytes:
-    """A regular file's bytes (decrypted when ``.pgp``/``.gpg``), within the size limit."""
-    before = client.lstat(path)
-    if not stat.S_ISREG(before.st_mode or 0):
-        raise _EntryRefusedError(
-            "inbound.not_a_file", "only regular files are read (not links or folders)"
-        )
-    if (before.st_size or 0) > MAX_FILE_BYTES:
-        raise _EntryRefusedError("inbound.size", f"the file is over {MAX_FILE_BYTES:,} bytes")
-    with client.open(path, "rb") as handle:
-        opened = handle.stat()
-        if not stat.S_ISREG(opened.st_mode or 0) or opened.st_size != before.st_size:
-            raise _EntryRefusedError(
-                "inbound.changed", "the file changed while it was read; send it again"
-            )
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise _EntryRefusedError("inbound.size", f"the file is over {MAX_FILE_BYTES:,} bytes")
-    if path.lower().endswith((".pgp", ".gpg")):
-        if seller is None:
-            raise _EntryRefusedError("inbound.decrypt", "no seller key to decrypt with")
-        try:
-            data = decrypt(data, decryptor=seller.decryptor()).bytes or b""
-        except Exception:  # pysequoia raises plain exceptions for bad input
-            raise _EntryRefusedError(
-                "inbound.decrypt", "the file does not decrypt with our key"
-            ) from None
-    return data
-
-
-def _waiting(entry: paramiko.SFTPAttributes, now: float) -> bool:
-    """An upload possibly still in progress: a temporary name, changed recently."""
-    name = entry.filename
-    temporary = name.startswith(".") or name.lower().endswith(_TEMPORARY)
-    return temporary and now - (entry.st_mtime or 0) < _STALE_S
-
-
 def _handle(
     app: Forwardflow,
-    client: paramiko.SFTPClient,
+    inbox: BuyerInbox,
     agreement: Agreement,
-    seller: Tsk | None,
-    entry: paramiko.SFTPAttributes,
-    folders: tuple[str, str],
+    seller_secret: bytes | None,
+    name: str,
 ) -> InboxResult:
     """One inbox entry, start to end: read, apply or refuse, answer, move aside."""
-    inbound, outbound = folders
-    name = entry.filename
     problem = name_problem(name)
     answer_name = name
     tag = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
@@ -293,10 +206,10 @@ def _handle(
     body: bytes
     try:
         if problem is not None:
-            raise _EntryRefusedError(
+            raise EntryRefusedError(
                 "inbound.name", f"the file name {_short(name)!r} is refused: {problem}"
             )
-        data = _read(client, f"{inbound}/{name}", seller)
+        data = inbox.read(name, seller_secret)
         digest = hashlib.sha256(data).hexdigest()
         tag = digest[:12]
         stored = _answered_before(app, agreement.id, digest)
@@ -304,10 +217,10 @@ def _handle(
             result.repeated, body = True, stored
         else:
             result, body = _apply(app, agreement, name, digest, data)
-    except _EntryRefusedError as refused:
+    except EntryRefusedError as refused:
         result = InboxResult(name, [_whole(refused.rule, str(refused))], rejected_whole=True)
         body = result_csv(result.rows)
-    except (OSError, paramiko.SSHException):
+    except CONNECTION_ERRORS:
         raise  # the connection is gone: stop this run, nothing was answered or moved
     except Exception as error:  # a bug or an outage must not jam the inbox: answer, move on
         log.exception("request file failed tag=%s", tag)
@@ -323,8 +236,8 @@ def _handle(
             rejected_whole=True,
         )
         body = result_csv(result.rows)
-    result.answer = _put(client, outbound, answer_name, tag, body)
-    result.moved_to = _move_aside(client, inbound, name, tag)
+    result.answer = inbox.answer(answer_name, tag, body)
+    result.moved_to = inbox.move_aside(name, tag)
     log.info(
         "request file answered tag=%s lines=%d rejected_whole=%s repeated=%s",
         tag,
@@ -341,21 +254,12 @@ def process_buyer_inbox(app: Forwardflow, agreement_id: str) -> list[InboxResult
         agreement = uow.agreements.get(agreement_id)
     terms = delivery_terms(agreement)
     keys = buyer_keys(app, terms)
-    seller = keys.seller_tsk()
     endpoint = SftpEndpoint(terms.host, terms.port, terms.username, terms.host_key, keys.ssh_key)
-    inbound, outbound = terms.inbound_directory, terms.outbound_directory
-    results = []
-    with open_sftp(endpoint) as client:
-        for folder in (f"{inbound}/{_PROCESSED}", outbound):
-            if not _exists(client, folder):
-                client.mkdir(folder)
-        now = time.time()
-        entries = sorted(client.listdir_attr(inbound), key=lambda e: e.filename)
-        for entry in entries:
-            if entry.filename in (".", "..", _PROCESSED) or _waiting(entry, now):
-                continue
-            results.append(_handle(app, client, agreement, seller, entry, (inbound, outbound)))
-    return results
+    with open_inbox(endpoint, terms.inbound_directory, terms.outbound_directory) as inbox:
+        return [
+            _handle(app, inbox, agreement, keys.seller_secret, entry.name)
+            for entry in inbox.waiting()
+        ]
 
 
 def refused_lines(app: Forwardflow, portfolio_id: str) -> list[dict[str, str]]:

@@ -15,7 +15,10 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-__all__ = ["ensure_ssh_key", "load_ssh_key", "new_ssh_key", "public_line"]
+__all__ = ["SshKey", "ensure_ssh_key", "load_ssh_key", "new_ssh_key", "public_line"]
+
+SshKey = paramiko.PKey
+"""A private SSH key in memory (unsealed), as the connection logs in with it."""
 
 
 def new_ssh_key() -> bytes:

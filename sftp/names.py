@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["UnsafeNameError", "render_name", "safe_name"]
+__all__ = ["PARTIAL_SUFFIX", "UnsafeNameError", "partial_name", "render_name", "safe_name"]
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+PARTIAL_SUFFIX = ".part"
+"""What a file is called while it is written: renamed to its real name only when complete."""
+
+
+def partial_name(name: str) -> str:
+    """The name a file is written under before the atomic rename to ``name``."""
+    return f"{name}{PARTIAL_SUFFIX}"
 
 
 class UnsafeNameError(ValueError):

@@ -21,6 +21,7 @@ import paramiko
 
 from debtsale.agreement import DeliveryTerms, UploadStrategy
 from sftp.connection import SftpEndpoint, fsync, open_sftp, server_limits
+from sftp.names import partial_name
 from sftp.salefile import WrittenFile
 from sftp.upload import (
     Placed,
@@ -101,7 +102,7 @@ class StreamedUpload:
         final = remote_path(directory, self._ciphertext.name)
         if remote_size(client, final) is not None:
             raise _SteppedAsideError  # already there or a conflict: the ordinary upload decides
-        target = f"{final}.part"
+        target = partial_name(final)
         digest, sent = hashlib.sha256(), 0
         with self._open_local() as source, client.open(target, "wb") as remote:
             remote.MAX_REQUEST_SIZE = server_limits(client)

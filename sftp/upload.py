@@ -17,7 +17,7 @@ import paramiko
 
 from debtsale.agreement import UploadStrategy
 from sftp.connection import fsync, server_limits
-from sftp.names import safe_name
+from sftp.names import partial_name, safe_name
 from sftp.salefile import WrittenFile
 
 __all__ = [
@@ -147,7 +147,7 @@ def place_file(
                 f"{final} already exists on the buyer's server with different content "
                 f"({held} bytes); it was not overwritten — rename or remove it there first"
             )
-    target = final if strategy is not UploadStrategy.TEMP_RENAME else f"{final}.part"
+    target = final if strategy is not UploadStrategy.TEMP_RENAME else partial_name(final)
     offset = _resumable(client, local, target)
     _write(client, local, target, offset, progress)
     if target != final:
