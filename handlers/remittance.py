@@ -11,7 +11,7 @@ from debtsale.portfolio import Portfolio, Remittance
 from debtsale.remittance import amounts_due
 from debtsale.reports import AmountsDueReport
 from debtsale.settlement import settle_after_sale
-from handlers.outcome import COMMANDS_CONSUMER, Outcome, load_portfolio, save_portfolio
+from handlers.outcome import Outcome, load_portfolio, once, save_portfolio
 from handlers.ports import UnitOfWork
 
 __all__ = ["record_remittance", "settle_dues"]
@@ -38,18 +38,16 @@ def settle_dues(uow: UnitOfWork, portfolio: Portfolio, ledger: Ledger, on: date)
     return bool(events)
 
 
+@once
 def record_remittance(uow: UnitOfWork, command: RecordRemittance) -> Outcome:
     """Record a payment to the buyer (never more than is outstanding) and its entry."""
-    with uow:
-        if not uow.inbox.claim(COMMANDS_CONSUMER, command.command_id):
-            return Outcome.DUPLICATE
-        portfolio = load_portfolio(uow, command.portfolio_id)
-        agreement = uow.agreements.get(portfolio.agreement_id)
-        items = amounts_due(portfolio, uow.ledger.load(portfolio.tenant), agreement.remittance)
-        statement = AmountsDueReport.of(portfolio, items, command.paid_on)
-        remittance = Remittance(command.remittance_id, command.paid_on, command.amount)
-        known = command.remittance_id in portfolio.remittances
-        portfolio.record_remittance(remittance, statement.outstanding)
-        entries = [] if known else [remittance_entry(portfolio, remittance).as_event(portfolio.id)]
-        save_portfolio(uow, portfolio, entries)
+    portfolio = load_portfolio(uow, command.portfolio_id)
+    agreement = uow.agreements.get(portfolio.agreement_id)
+    items = amounts_due(portfolio, uow.ledger.load(portfolio.tenant), agreement.remittance)
+    statement = AmountsDueReport.of(portfolio, items, command.paid_on)
+    remittance = Remittance(command.remittance_id, command.paid_on, command.amount)
+    known = command.remittance_id in portfolio.remittances
+    portfolio.record_remittance(remittance, statement.outstanding)
+    entries = [] if known else [remittance_entry(portfolio, remittance).as_event(portfolio.id)]
+    save_portfolio(uow, portfolio, entries)
     return Outcome.APPLIED
