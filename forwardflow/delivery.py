@@ -206,8 +206,5 @@ def deliver_portfolio(
         uow.deliveries.record(summary.agreement_id, receipt.as_data())
         uow.commit()
     if receipt.status != "delivered":
-        final = next(
-            (e for e in FINAL_DELIVERY_ERRORS if receipt.error.startswith(e.__name__)), None
-        )
-        raise (final or DeliveryFailedError)(receipt.error)
+        raise (DeliveryRefusedError if receipt.kind.final else DeliveryFailedError)(receipt.error)
     return receipt

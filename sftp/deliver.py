@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ from sftp.names import render_name
 from sftp.openpgp import encrypting, refuse_unreadable
 from sftp.salefile import SaleFileFigures, WrittenFile, hash_file, write_sale_file
 from sftp.stream import StreamedUpload, streams
-from sftp.upload import Placed, RemoteConflictError, place_file, receipt_line
+from sftp.upload import RemoteConflictError, place_file, receipt_line
 
 __all__ = [
     "DeliveryError",
+    "FailureKind",
     "Receipt",
     "SaleFile",
     "TotalsMismatchError",
@@ -80,6 +82,31 @@ class Prepared:
     records: int
 
 
+class FailureKind(StrEnum):
+    """Why a delivery failed, for the caller to act on (no parsing of messages)."""
+
+    NONE = ""
+    HOST_KEY = "host_key"  # the server's key is not the pinned one
+    AUTHENTICATION = "authentication"  # the buyer's server refused our key
+    CONFLICT = "conflict"  # a different file already holds the name
+    TRANSIENT = "transient"  # every attempt failed on the network
+
+    @property
+    def final(self) -> bool:
+        """True when no retry can help: an operator must act."""
+        return self in (FailureKind.HOST_KEY, FailureKind.AUTHENTICATION, FailureKind.CONFLICT)
+
+
+def _kind(error: BaseException) -> FailureKind:
+    if isinstance(error, HostKeyMismatchError):
+        return FailureKind.HOST_KEY
+    if isinstance(error, BuyerAuthError):
+        return FailureKind.AUTHENTICATION
+    if isinstance(error, RemoteConflictError):
+        return FailureKind.CONFLICT
+    return FailureKind.TRANSIENT
+
+
 @dataclass
 class Receipt:
     """What was delivered where, and how it went; stored by the wiring."""
@@ -91,11 +118,16 @@ class Receipt:
     started_at: str = ""
     finished_at: str = ""
     error: str = ""
+    kind: FailureKind = FailureKind.NONE
     final: bool = False  # the failure needs an operator (pin, key, conflicting file)
+
+    def failed(self, kind: FailureKind, error: str) -> None:
+        """Record why the delivery failed."""
+        self.kind, self.error, self.final = kind, error, kind.final
 
     def as_data(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return asdict(self)
+        return {**asdict(self), "kind": self.kind.value}
 
 
 def _now() -> str:
@@ -239,12 +271,14 @@ def deliver_sale(
         receipt.files, receipt.status, receipt.finished_at = stream.placed, "delivered", _now()
         return prepared, receipt
     if isinstance(stream.error, _FINAL):
-        receipt.error = f"{type(stream.error).__name__}: {stream.error}"
-        receipt.final = True
+        receipt.failed(_kind(stream.error), f"{type(stream.error).__name__}: {stream.error}")
         receipt.finished_at = _now()
         return prepared, receipt
     if attempts <= 1:
-        receipt.error = f"gave up after 1 attempt: {type(stream.error).__name__}: {stream.error}"
+        receipt.failed(
+            FailureKind.TRANSIENT,
+            f"gave up after 1 attempt: {type(stream.error).__name__}: {stream.error}",
+        )
         receipt.finished_at = _now()
         return prepared, receipt
     return prepared, deliver(
@@ -307,18 +341,11 @@ def deliver(
         receipt.status = "delivered"
     except RetryError as error:
         cause = error.last_attempt.exception()
-        receipt.error = (
-            f"gave up after {receipt.attempts} attempts: {type(cause).__name__}: {cause}"
+        receipt.failed(
+            FailureKind.TRANSIENT,
+            f"gave up after {receipt.attempts} attempts: {type(cause).__name__}: {cause}",
         )
     except _FINAL as error:
-        receipt.error = f"{type(error).__name__}: {error}"
-        receipt.final = True
+        receipt.failed(_kind(error), f"{type(error).__name__}: {error}")
     receipt.finished_at = _now()
     return receipt
-
-
-def already_delivered(receipt: Receipt) -> bool:
-    """True when every file was found identical at its final name."""
-    return bool(receipt.files) and all(
-        f["outcome"] == Placed.ALREADY_THERE.value for f in receipt.files
-    )

@@ -23,12 +23,13 @@ from typing import Any
 from connectors.platform import CatchUp, Checkpoints, PaymentLinks
 from connectors.quickbooks.client import QuickBooksApi
 from connectors.quickbooks.mapping import (
+    credits_undone,
     customer_change,
     invoice_change,
     payment_change,
     payment_invoice_ids,
 )
-from debtsale.changes import LedgerChange
+from debtsale.changes import LedgerChange, PaymentDeleted, PaymentVoided
 
 __all__ = ["CDC_CAP", "ENTITIES", "CatchUp", "Checkpoints", "backfill", "catch_up"]
 
@@ -89,6 +90,32 @@ def _windowed(
     return _pages(api, entity, where, cap)  # one second holds more than a page
 
 
+def _publish_entity(
+    realm: str,
+    entity: str,
+    rows: list[dict[str, Any]],
+    began: datetime,
+    links: PaymentLinks,
+    publish: Callable[[list[LedgerChange]], None],
+) -> None:
+    """Publish what the rows mean (not forwardflow's own writes), then, for payments, keep
+    their links; a payment voided or deleted also withdraws a credit it had applied."""
+    mapped = [_MAPPERS[entity](realm, row, began) for row in rows]
+    changes: list[LedgerChange] = []
+    for row, change in zip(rows, mapped, strict=True):
+        if change is None:
+            continue
+        changes.append(change)
+        if isinstance(change, PaymentVoided | PaymentDeleted):
+            linked = links.invoices(realm, str(row["Id"]))
+            changes += credits_undone(realm, str(row["Id"]), linked, began)
+    publish(changes)
+    if entity == "Payment":
+        for row, change in zip(rows, mapped, strict=True):
+            undone = isinstance(change, PaymentVoided | PaymentDeleted)
+            links.remember(realm, str(row["Id"]), set() if undone else payment_invoice_ids(row))
+
+
 def catch_up(
     api: QuickBooksApi,
     checkpoints: Checkpoints,
@@ -115,13 +142,7 @@ def catch_up(
             log.info("CDC answer at the cap entity=%s: reading by windows", entity)
             rows = _windowed(api, entity, since, began, cap)
             report.windowed.append(entity)
-        mapped = (_MAPPERS[entity](realm, row, began) for row in rows)
-        changes = [change for change in mapped if change is not None]  # not its own writes
-        publish(changes)
-        if entity == "Payment":
-            for row in rows:
-                if row.get("status") != "Deleted":
-                    links.remember(realm, str(row["Id"]), payment_invoice_ids(row))
+        _publish_entity(realm, entity, rows, began, links, publish)
         checkpoints.set(realm, entity, max(held, began - _SKEW))  # never backwards
         report.fetched[entity] = len(rows)
     return report

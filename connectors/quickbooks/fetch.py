@@ -14,15 +14,17 @@ from datetime import UTC, datetime
 from connectors.platform import PaymentLinks
 from connectors.quickbooks.client import QuickBooksApi
 from connectors.quickbooks.mapping import (
+    credits_undone,
     customer_change,
     invoice_change,
+    invoices_linked,
     is_own_application,
     merge_change,
     payment_change,
     payment_invoice_ids,
 )
 from connectors.quickbooks.schemas import ChangeNotice
-from debtsale.changes import LedgerChange
+from debtsale.changes import LedgerChange, PaymentDeleted, PaymentVoided
 
 __all__ = ["Fetched", "changes_for_notice"]
 
@@ -68,9 +70,12 @@ def changes_for_notice(
         )
         changes = [change] if change is not None else []
         now_paid: set[str] = set()
-        if raw is not None and notice.operation != "voided":
+        if isinstance(change, PaymentVoided | PaymentDeleted):  # a credit it applied goes too
+            changes += credits_undone(realm, notice.entity_id, before, seen)
+        elif raw is not None:
             now_paid = payment_invoice_ids(raw)
-        changes += [_invoice(api, realm, i, seen) for i in sorted(before | now_paid)]
+        invoices = invoices_linked(before | now_paid)
+        changes += [_invoice(api, realm, i, seen) for i in sorted(invoices)]
         return Fetched(changes, (realm, notice.entity_id, now_paid))
     if notice.entity == "Customer":
         changes = []

@@ -42,8 +42,10 @@ from debtsale.money import Money
 
 __all__ = [
     "credit_removed",
+    "credits_undone",
     "customer_change",
     "invoice_change",
+    "invoices_linked",
     "is_own_application",
     "merge_change",
     "payment_change",
@@ -117,17 +119,54 @@ def is_own_application(raw: dict[str, Any]) -> bool:
     return raw.get("status") != "Deleted" and _own(QboPayment.model_validate(raw))
 
 
+_CREDIT_LINK = "credit:"
+"""How a remembered link names the credit a payment applied (``credit:<memo>``), beside
+the invoices it paid: a void or delete says nothing, and the credit must be withdrawn."""
+
+
+def _credit_sources(payment: QboPayment) -> list[str]:
+    sources = []
+    for line in payment.lines:
+        for link in line.linked_txn:
+            if link.txn_type == "CreditMemo":
+                sources.append(link.txn_id)
+            elif link.txn_type == "JournalEntry":  # a journal credit applied (write-off …)
+                sources.append(f"JE-{link.txn_id}")
+    return sources
+
+
 def payment_invoice_ids(raw: dict[str, Any]) -> set[str]:
-    """The invoices a payment read says it pays (for forwardflow's own link store)."""
+    """What a payment read links, for forwardflow's own link store: the invoices it pays,
+    and ``credit:<memo>`` when it applies a credit (see ``credits_undone``)."""
     payment = QboPayment.model_validate(raw)
     if _own(payment):
         return set()
-    return {
+    invoices = {
         link.txn_id
         for line in payment.lines
         for link in line.linked_txn
         if link.txn_type == "Invoice"
     }
+    sources = _credit_sources(payment)
+    if sources and payment.total == 0:
+        invoices.add(f"{_CREDIT_LINK}{sources[0]}")
+    return invoices
+
+
+def invoices_linked(linked: set[str]) -> set[str]:
+    """The invoices among remembered links (credits left out)."""
+    return {link for link in linked if not link.startswith(_CREDIT_LINK)}
+
+
+def credits_undone(
+    realm: str, payment_id: str, linked: set[str], seen_at: datetime
+) -> list[LedgerChange]:
+    """The credit applications a voided or deleted payment had made, withdrawn."""
+    return [
+        credit_removed(realm, link.removeprefix(_CREDIT_LINK), payment_id, seen_at)
+        for link in sorted(linked)
+        if link.startswith(_CREDIT_LINK)
+    ]
 
 
 def payment_change(
@@ -156,15 +195,11 @@ def payment_change(
         )
     currency = payment.currency.value if payment.currency else "USD"
     by_invoice: dict[str, Decimal] = defaultdict(Decimal)
-    credits: list[str] = []
     for line in payment.lines:
         for link in line.linked_txn:
             if link.txn_type == "Invoice":
                 by_invoice[link.txn_id] += line.amount
-            elif link.txn_type == "CreditMemo":
-                credits.append(link.txn_id)
-            elif link.txn_type == "JournalEntry":  # a journal credit applied (write-off …)
-                credits.append(f"JE-{link.txn_id}")
+    credits = _credit_sources(payment)
     if payment.customer is None or payment.txn_date is None:
         raise ValueError(f"payment {payment.id} has no customer or date")
     allocations = tuple(
