@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "upgrade"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,6 +27,15 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    return current_revision(engine)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> str | None:
+    """Undo migrations down to ``revision`` (``base``: an empty database); where it is then."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
     return current_revision(engine)
 
 

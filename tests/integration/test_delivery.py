@@ -9,15 +9,12 @@ import json
 import threading
 import time
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from debtsale.agreement import Agreement, DeliveryTerms, OpenPgpProfile, UploadStrategy
-from debtsale.portfolio import Portfolio
-from debtsale.salefile import in_chunks, sale_file_header, sold_rows, totals_of
+from debtsale.agreement import DeliveryTerms, OpenPgpProfile, UploadStrategy
 from sftp.connection import SftpEndpoint
 from sftp.deliver import (
     Prepared,
@@ -36,32 +33,12 @@ from sftp.openpgp import (
     message_format,
     seller_certificate,
 )
-from testkit.builders import LedgerBuilder, sample_agreement
+from testkit.builders import sample_agreement
+from testkit.delivery import sample_sale
 from testkit.gpg import BuyerGpg
 from testkit.sshd import LoopbackSshd
 
 pytestmark = [pytest.mark.sshd, pytest.mark.gpg]
-
-
-def _sale(count: int = 40) -> tuple[Portfolio, SaleFile, Agreement]:
-    book = LedgerBuilder(tenant="t1")
-    for n in range(count):
-        book.customer(f"C{n}", legal_name=f"Debtor Ñandú {n}")
-        book.invoice(f"I{n:03}", f"C{n}", f"{1000 + n}.25", invoice_date=date(2025, 1, 2))
-    agreement = sample_agreement()
-    portfolio = Portfolio.cut("P1", agreement, book.ledger, date(2025, 6, 30))
-    portfolio.close(agreement, book.ledger, date(2025, 7, 15))
-    sale = SaleFile(
-        portfolio_id="P1",
-        agreement_id=agreement.id,
-        cutoff=portfolio.cutoff,
-        closing=date(2025, 7, 15),
-        layout_version=agreement.file.version,
-        header=sale_file_header(agreement),
-        chunks=in_chunks(sold_rows(portfolio, book.ledger, agreement)),
-        expected=totals_of(portfolio),
-    )
-    return portfolio, sale, agreement
 
 
 @pytest.fixture
@@ -94,7 +71,7 @@ def _endpoint(sshd: LoopbackSshd, terms: DeliveryTerms, key: Path | None = None)
 
 
 def _prepared(tmp_path: Path, terms: DeliveryTerms, keys: tuple[Path, Path]) -> Prepared:
-    _, sale, _ = _sale()
+    _, sale, _ = sample_sale()
     return prepare(sale, terms, tmp_path / "out", buyer_certificate=keys[0], seller_key=keys[1])
 
 
@@ -102,7 +79,7 @@ def test_the_buyer_decrypts_verifies_and_ties_out_the_delivered_file(
     tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    portfolio, sale, _ = _sale()
+    portfolio, sale, _ = sample_sale()
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=keys[0], seller_key=keys[1])
     receipt = deliver(prepared, terms, _endpoint(sshd, terms), portfolio_id="P1")
     assert receipt.status == "delivered", receipt.error
@@ -187,7 +164,7 @@ def test_a_connection_killed_mid_upload_resumes_and_completes(
     tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    _, sale, _ = _sale(count=20_000)  # a few MB: long enough to cut in the middle
+    _, sale, _ = sample_sale(count=20_000)  # a few MB: long enough to cut in the middle
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=keys[0], seller_key=keys[1])
     partial = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.part"
     final = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp"
@@ -249,7 +226,7 @@ def test_a_new_file_is_uploaded_while_it_is_built_and_published_once_checked(
     tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    _, sale, _ = _sale(count=5_000)
+    _, sale, _ = sample_sale(count=5_000)
     prepared, receipt = _streamed(tmp_path, terms, keys, sale, sshd)
     assert receipt.status == "delivered", receipt.error
     assert receipt.attempts == 1
@@ -276,7 +253,7 @@ def test_a_stream_cut_off_falls_back_to_the_finished_file_and_resumes(
     tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    _, sale, _ = _sale(count=20_000)
+    _, sale, _ = sample_sale(count=20_000)
     partial = sshd.home / "incoming" / "P1-2025-07-15.csv.pgp.part"
 
     def cut_the_line() -> None:
@@ -302,7 +279,7 @@ def test_a_file_that_does_not_tie_out_is_never_published_and_leaves_nothing(
     tmp_path: Path, sshd: LoopbackSshd, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    _, sale, _ = _sale(count=2_000)
+    _, sale, _ = sample_sale(count=2_000)
     wrong = replace(sale, expected=replace(sale.expected, records=sale.expected.records + 1))
     with pytest.raises(TotalsMismatchError, match="2000 rows, reconciliation sold 2001"):
         _streamed(tmp_path, terms, keys, wrong, sshd)
@@ -333,7 +310,7 @@ def test_a_certificate_whose_files_gpg_cannot_read_is_refused(tmp_path: Path) ->
     seller = tmp_path / "seller.pgp"
     ensure_seller_key(seller, "Seller <s@x.test>")
     assert message_format(sequoia_made) == "SEIPD v2"
-    _, sale, _ = _sale(count=3)
+    _, sale, _ = sample_sale(count=3)
     terms = DeliveryTerms(
         host="127.0.0.1", username="u", host_key="SHA256:x", buyer_certificate=str(sequoia_made)
     )
@@ -341,7 +318,7 @@ def test_a_certificate_whose_files_gpg_cannot_read_is_refused(tmp_path: Path) ->
         prepare(sale, terms, tmp_path / "out", buyer_certificate=sequoia_made, seller_key=seller)
     assert not (tmp_path / "out" / "P1-2025-07-15.csv.pgp").exists()
     reads_v2 = terms.model_copy(update={"openpgp": OpenPgpProfile.RFC9580})
-    _, sale, _ = _sale(count=3)
+    _, sale, _ = sample_sale(count=3)
     made = prepare(
         sale, reads_v2, tmp_path / "out", buyer_certificate=sequoia_made, seller_key=seller
     )

@@ -14,7 +14,7 @@ from sftp.connection import BuyerAuthError, SftpEndpoint, open_sftp
 from sftp.deliver import deliver, prepare
 from sftp.keys import ensure_ssh_key
 from sftp.openpgp import ensure_seller_key
-from tests.integration.test_delivery import _sale
+from testkit.delivery import sample_sale
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_sale_file_is_delivered_atomically_and_idempotently(
         buyer_certificate=str(buyer),
         openpgp=OpenPgpProfile.RFC9580,  # a Sequoia key; this test does not decrypt
     )
-    _, sale, _ = _sale()
+    _, sale, _ = sample_sale()
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=buyer, seller_key=seller)
     first = deliver(prepared, terms, _endpoint(server, tmp_path), portfolio_id="P1")
     assert first.status == "delivered", first.error

@@ -31,6 +31,8 @@ from connectors.quickbooks.writeback import (
     post_journal_entry,
 )
 from debtsale.changes import InvoiceRecorded
+from debtsale.codec import decode_event
+from debtsale.events import JournalEntryRequested
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.books import customer_receivables
 from emulators.quickbooks.server import EmulatorServer
@@ -103,7 +105,10 @@ def test_the_trial_balance_balances_and_the_aging_agrees_with_the_ledger(
 
 
 def _post(api: QuickBooksApi, entry: dict[str, Any]) -> Posted:
-    journal_id, _ = post_journal_entry(api, entry, ACCOUNTS)
+    data = {"portfolio_id": "P1", **entry}
+    event = decode_event({"type": "JournalEntryRequested", "data": data})
+    assert isinstance(event, JournalEntryRequested)
+    journal_id, _ = post_journal_entry(api, event, ACCOUNTS)
     return Posted(journal_id, entry["entry_date"], entry.get("receivables", []))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +11,7 @@ import pytest
 from connectors.quickbooks.client import PlatformError, QuickBooksApi, ThrottledError
 from connectors.quickbooks.mapping import invoice_change, payment_change
 from debtsale.changes import InvoiceRecorded, PaymentRecorded
+from debtsale.events import JournalEntryRequested
 from debtsale.money import Money
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.server import EmulatorServer
@@ -128,12 +128,13 @@ def test_a_stale_object_is_reread_and_retried(api: QuickBooksApi, server: Emulat
             },
         ],
     }
-    posted = api._call(
-        lambda client: client.create_object("JournalEntry", json.dumps(body, default=float)),
-        on_stale=lambda: rereads.append(True),
-    )
-    assert rereads == [True]
-    assert posted["JournalEntry"]["DocNumber"] == "FF-1"
+
+    def reread() -> dict[str, object]:
+        rereads.append(True)
+        return body
+
+    posted = api.save("JournalEntry", body, refresh=reread)
+    assert posted["DocNumber"] == "FF-1"
 
 
 def test_another_error_is_a_clear_platform_error(api: QuickBooksApi) -> None:
@@ -147,16 +148,17 @@ def test_a_journal_entry_posted_again_by_a_retry_exists_once(
     from connectors.quickbooks.writeback import post_journal_entry
 
     customer = server.emulator.company(REALM).all("Customer")[0]["Id"]
-    entry = {
-        "entry_id": "sale:P-2026-10",
-        "entry_date": "2026-11-13",
-        "memo": "Sale of receivables, portfolio P-2026-10",
-        "lines": [
-            ["cash", "150.00", "0", None],
-            ["loss_on_sale_of_receivables", "850.00", "0", None],
-            ["accounts_receivable", "0", "1000.00", customer],
-        ],
-    }
+    entry = JournalEntryRequested(
+        portfolio_id="P-2026-10",
+        entry_id="sale:P-2026-10",
+        entry_date=date(2026, 11, 13),
+        memo="Sale of receivables, portfolio P-2026-10",
+        lines=(
+            ("cash", "150.00", "0", None),
+            ("loss_on_sale_of_receivables", "850.00", "0", None),
+            ("accounts_receivable", "0", "1000.00", customer),
+        ),
+    )
     accounts = {
         "cash": "35",
         "loss_on_sale_of_receivables": "90",
