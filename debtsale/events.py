@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from debtsale.money import Money
 
@@ -11,6 +12,7 @@ __all__ = [
     "AmountDueToBuyer",
     "AmountDueWithdrawn",
     "DomainEvent",
+    "EntryLine",
     "JournalEntryRequested",
     "PortfolioClosed",
     "PortfolioCut",
@@ -19,9 +21,30 @@ __all__ = [
     "PutbackCandidateWithdrawn",
     "PutbackRejected",
     "PutbackRequested",
+    "ReceivableLine",
     "ReceivableRemoved",
     "RemittanceRecorded",
 ]
+
+
+class EntryLine(NamedTuple):
+    """One line of a requested journal entry: an account role, debit, credit (decimal
+    strings) and, for a receivable line, the customer. On the wire: a 4-item list."""
+
+    account: str
+    debit: str
+    credit: str
+    customer: str | None = None
+
+
+class ReceivableLine(NamedTuple):
+    """A receivable line split by invoice: which the platform applies it to. On the
+    wire: a 4-item list."""
+
+    customer: str
+    receivable: str
+    debit: str
+    credit: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -200,8 +223,8 @@ class JournalEntryRequested(DomainEvent):
     entry_id: str
     entry_date: date
     memo: str
-    lines: tuple[tuple[str, str, str, str | None], ...]  # account, debit, credit, customer
-    receivables: tuple[tuple[str, str, str, str], ...] = ()
+    lines: tuple[EntryLine, ...]
+    receivables: tuple[ReceivableLine, ...] = ()
     """The receivable lines split by invoice: customer, receivable, debit, credit. The
     connector applies them to the invoices (a sold invoice closed, a reinstated one
     reopened at the refund)."""

@@ -17,7 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from debtsale.errors import DomainError
-from debtsale.events import JournalEntryRequested
+from debtsale.events import EntryLine, JournalEntryRequested, ReceivableLine
 from debtsale.money import Money, total
 from debtsale.portfolio import AnnouncedCandidate, AnnouncedDue, Portfolio, Remittance
 from debtsale.putback import PutbackDecision
@@ -118,7 +118,7 @@ class JournalEntry:
             entry_date=self.entry_date,
             memo=self.memo,
             lines=tuple(
-                (
+                EntryLine(
                     line.account.value,
                     str(line.debit.amount),
                     str(line.credit.amount),
@@ -127,7 +127,7 @@ class JournalEntry:
                 for line in self.lines
             ),
             receivables=tuple(
-                (line.customer_id or "", receivable, *_sides(line, amount))
+                ReceivableLine(line.customer_id or "", receivable, *_sides(line, amount))
                 for line in self.lines
                 for receivable, amount in line.receivables
             ),

@@ -59,18 +59,19 @@ def doc_number(entry_id: str) -> str:
 def journal_entry_body(entry: JournalEntryRequested, accounts: Mapping[str, str]) -> dict[str, Any]:
     """A ``JournalEntryRequested`` event as a QuickBooks JournalEntry."""
     lines = []
-    for account, debit, credit, customer in entry.lines:
-        if account not in accounts:
-            raise PlatformError(f"no QuickBooks account is mapped for {account!r}")
-        for posting, amount in (("Debit", Decimal(debit)), ("Credit", Decimal(credit))):
+    for line in entry.lines:
+        if line.account not in accounts:
+            raise PlatformError(f"no QuickBooks account is mapped for {line.account!r}")
+        sides = (("Debit", Decimal(line.debit)), ("Credit", Decimal(line.credit)))
+        for posting, amount in sides:
             if amount == 0:
                 continue
             detail: dict[str, Any] = {
                 "PostingType": posting,
-                "AccountRef": {"value": accounts[account]},
+                "AccountRef": {"value": accounts[line.account]},
             }
-            if customer:
-                detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": customer}}
+            if line.customer:
+                detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": line.customer}}
             lines.append(
                 {
                     "Amount": amount,

@@ -11,7 +11,7 @@ import pytest
 from connectors.quickbooks.client import PlatformError, QuickBooksApi, ThrottledError
 from connectors.quickbooks.mapping import invoice_change, payment_change
 from debtsale.changes import InvoiceRecorded, PaymentRecorded
-from debtsale.events import JournalEntryRequested
+from debtsale.events import EntryLine, JournalEntryRequested
 from debtsale.money import Money
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.server import EmulatorServer
@@ -154,9 +154,9 @@ def test_a_journal_entry_posted_again_by_a_retry_exists_once(
         entry_date=date(2026, 11, 13),
         memo="Sale of receivables, portfolio P-2026-10",
         lines=(
-            ("cash", "150.00", "0", None),
-            ("loss_on_sale_of_receivables", "850.00", "0", None),
-            ("accounts_receivable", "0", "1000.00", customer),
+            EntryLine("cash", "150.00", "0"),
+            EntryLine("loss_on_sale_of_receivables", "850.00", "0"),
+            EntryLine("accounts_receivable", "0", "1000.00", customer),
         ),
     )
     accounts = {
