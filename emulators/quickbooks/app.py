@@ -109,13 +109,14 @@ class Emulator:
     def _notify(self, company: EmulatedCompany, change: Change) -> None:
         if not self.webhook_url:
             return
-        body = self._webhook_body(company.realm_id, change)
+        body = self.webhook_body(company.realm_id, change)
         if self._sender is None:
             self._sender = threading.Thread(target=self._send_loop, daemon=True)
             self._sender.start()
         self._outbox.put((self.webhook_url, body))
 
-    def _webhook_body(self, realm: str, change: Change) -> bytes:
+    def webhook_body(self, realm: str, change: Change) -> bytes:
+        """The body Intuit would send for one change (in the configured format)."""
         stamp = change.at.isoformat().replace("+00:00", "Z")
         if self.webhook_format == "legacy":
             operation = {"voided": "Void", "merged": "Merge"}.get(
