@@ -143,10 +143,37 @@ def _leader_of_ledger(app: Forwardflow, cluster: NatsCluster) -> int:
     return next(n for n, node in enumerate(cluster.nodes) if node.name == name)
 
 
-@pytest.mark.parametrize("victim", ["handler process", "nats node"])
-def test_two_handler_processes_on_a_cluster_survive_losing_one_of_either(
-    app: Forwardflow, cluster: NatsCluster, tmp_path: Path, victim: str
+def _take_over_time(
+    app: Forwardflow, cluster: NatsCluster, victim: str, workers: list[Any], log: Path
+) -> float:
+    """Kill the victim; seconds until every busy partition moved on past what it held."""
+    leader = _leader_of_ledger(app, cluster)
+    killed_at = time.monotonic()
+    if victim == "handler process":
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(timeout=10)
+    else:
+        cluster.kill(leader)  # the node leading the ledger stream
+    floors_before = _floors_after_kill(app)  # what the victim held cannot move from here
+    waiting = {p for p, (_, pending) in floors_before.items() if pending}
+
+    def every_partition_moved() -> bool:
+        try:
+            floors = asyncio.run(_ack_floors(app))
+        except Exception:  # a NATS leader election in progress: ask again
+            return False
+        return all(floors[p][0] > floors_before[p][0] for p in waiting)
+
+    alive = [w for w in workers if w.poll() is None]
+    _wait_for(every_partition_moved, 120, f"the partitions after the {victim}", alive, log)
+    return time.monotonic() - killed_at
+
+
+def test_two_handler_processes_on_a_cluster_survive_losing_one_of_each(
+    app: Forwardflow, cluster: NatsCluster, tmp_path: Path
 ) -> None:
+    """One stream of 20,000 events: a handler process is killed at a third, the node
+    leading the ledger stream at two thirds; the rest carries on, once and in order."""
     book = random_history(random.Random(EVENTS), EVENTS)
     changes = book.changes[:EVENTS]
     assert len(changes) == EVENTS
@@ -156,31 +183,20 @@ def test_two_handler_processes_on_a_cluster_survive_losing_one_of_either(
     asyncio.run(_publish_all(app, changes))  # declares the R3 streams, then fills the ledger
     log = tmp_path / "workers.log"
     workers = [_worker(app, log), _worker(app, log)]
+    took: dict[str, float] = {}
     try:
-        _wait_for(lambda: _applied(app.engine) >= EVENTS // 3, 240, "a third", workers, log)
-        leader = _leader_of_ledger(app, cluster)
-        killed_at = time.monotonic()
-        if victim == "handler process":
-            workers[0].send_signal(signal.SIGKILL)
-            workers[0].wait(timeout=10)
-            survivors = workers[1:]
-        else:
-            cluster.kill(leader)  # the node leading the ledger stream
-            survivors = workers
-        floors_before = _floors_after_kill(app)  # what the victim held cannot move from here
-        waiting = {p for p, (_, pending) in floors_before.items() if pending}
-
-        def every_partition_moved() -> bool:
-            try:
-                floors = asyncio.run(_ack_floors(app))
-            except Exception:  # a NATS leader election in progress: ask again
-                return False
-            return all(floors[p][0] > floors_before[p][0] for p in waiting)
-
-        _wait_for(every_partition_moved, 120, "the partitions to be taken over", survivors, log)
-        took_over_s = time.monotonic() - killed_at
+        for share, victim in ((1 / 3, "handler process"), (2 / 3, "nats node")):
+            alive = [w for w in workers if w.poll() is None]
+            _wait_for(
+                lambda share=share: _applied(app.engine) >= EVENTS * share,
+                240,
+                f"{share:.0%} applied",
+                alive,
+                log,
+            )
+            took[victim] = _take_over_time(app, cluster, victim, workers, log)
+        survivors = [w for w in workers if w.poll() is None]
         _wait_for(lambda: _applied(app.engine) >= EVENTS, 300, "every event", survivors, log)
-        finished_s = time.monotonic() - killed_at
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -188,10 +204,10 @@ def test_two_handler_processes_on_a_cluster_survive_losing_one_of_either(
         for worker in workers:
             worker.wait(timeout=60)
 
-    print(  # the figure the issue asks for, shown with pytest -s
-        f"\n{victim} killed: all {len(waiting)} busy partitions moved on within "
-        f"{took_over_s:.1f} s (ack_wait {ACK_WAIT_S} s); the rest finished {finished_s:.1f} s "
-        f"after the kill"
+    print(  # the figures the issue asks for, shown with pytest -s
+        f"\nhandler process killed: busy partitions moved on within "
+        f"{took['handler process']:.1f} s (ack_wait {ACK_WAIT_S} s); nats node killed: "
+        f"within {took['nats node']:.1f} s"
     )
     _assert_exactly_once_in_order(app, changes, expected)
 
