@@ -117,9 +117,7 @@ _V1 = (
         True,
         _DOCUMENTATION,
     ),
-    FieldSpec(
-        "personal_guarantee", "boolean", "true when a person guaranteed the debt.", True
-    ),
+    FieldSpec("personal_guarantee", "boolean", "true when a person guaranteed the debt.", True),
     FieldSpec(
         "itemization_date",
         "date",
@@ -171,7 +169,9 @@ _V2 = (
         since="2",
     ),
     FieldSpec("postal_code", "string", "The billing address's postal (ZIP) code.", True, since="2"),
-    FieldSpec("country", "string", "The billing address's country (ISO 3166 code).", True, since="2"),
+    FieldSpec(
+        "country", "string", "The billing address's country (ISO 3166 code).", True, since="2"
+    ),
     FieldSpec(
         "charge_off_date",
         "date",

@@ -42,8 +42,8 @@ __all__ = [
     "sale_file_header",
     "sale_file_rows",
     "sale_file_schema",
-    "schema_bytes",
     "sale_file_summary",
+    "schema_bytes",
     "sold_rows",
     "tie_out_problems",
     "totals_of",
@@ -102,7 +102,6 @@ def _lines_and_rows(
     statute = statute or StatuteTable.shipped()
     columns = agreement.file.columns
     readers = [READERS[column] for column in columns]
-    schema = sale_file_schema(agreement)
     by_account = agreement.file.granularity is Granularity.ACCOUNT
     invoices: dict[str, list[tuple[PortfolioLine, list[str]]]] = {}
     for line in portfolio.sold_lines():

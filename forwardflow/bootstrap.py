@@ -17,6 +17,7 @@ from forwardflow.broker.topology import Topology
 from forwardflow.settings import Settings, load_settings
 from forwardflow.store import SqlUnitOfWork, make_engine
 from handlers.ports import UnitOfWork
+from sftp.documents import DocumentSource
 
 __all__ = ["Forwardflow", "bootstrap", "private_data_dir"]
 
@@ -30,6 +31,8 @@ class Forwardflow:
     settings: Settings
     engine: Engine
     topology: Topology = field(default_factory=Topology)
+    documents: DocumentSource | None = None
+    """Where sold receivables' documents (invoice PDFs) come from: the platform's."""
     _db_threads: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def unit_of_work(self) -> SqlUnitOfWork:
