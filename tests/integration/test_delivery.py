@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import threading
 import time
 from dataclasses import replace
@@ -17,10 +14,12 @@ import pytest
 
 from debtsale.agreement import Agreement, DeliveryTerms, OpenPgpProfile, UploadStrategy
 from debtsale.portfolio import Portfolio
-from debtsale.salefile import in_chunks, sale_file_header, sold_rows, totals_of
+from debtsale.salefile import in_chunks, sale_file_summary, sold_rows
 from debtsale.testing import LedgerBuilder, sample_agreement
+from forwardflow.testing.buyer import frictionless_problems, open_sale, spreadsheet_formulas
 from forwardflow.testing.gpg import BuyerGpg
 from forwardflow.testing.sshd import LoopbackSshd
+from sftp.companions import DocumentRequest
 from sftp.connection import SftpEndpoint
 from sftp.deliver import (
     Prepared,
@@ -39,27 +38,47 @@ from sftp.openpgp import (
     message_format,
     seller_certificate,
 )
+from sftp.testing import FakeDocuments
 
 pytestmark = [pytest.mark.sshd, pytest.mark.gpg]
 
 
-def _sale(count: int = 40) -> tuple[Portfolio, SaleFile, Agreement]:
+def _sale(
+    count: int = 40, *, documents: FakeDocuments | None = None
+) -> tuple[Portfolio, SaleFile, Agreement]:
     book = LedgerBuilder(tenant="t1")
     for n in range(count):
         book.customer(f"C{n}", legal_name=f"Debtor Ñandú {n}")
         book.invoice(f"I{n:03}", f"C{n}", f"{1000 + n}.25", invoice_date=date(2025, 1, 2))
+    if count > 1:  # a debtor whose name a spreadsheet would run as a formula
+        book.customer("C1", legal_name='=HYPERLINK("http://x","y")', dba="+cmd|' /C calc'!A0")
     agreement = sample_agreement()
+    if documents is not None:
+        agreement = agreement.model_copy(
+            update={"file": agreement.file.model_copy(update={"documents": True})}
+        )
     portfolio = Portfolio.cut("P1", agreement, book.ledger, date(2025, 6, 30))
     portfolio.close(agreement, book.ledger, date(2025, 7, 15))
+    summary = sale_file_summary(portfolio, agreement)
+    assert summary.parties is not None
     sale = SaleFile(
         portfolio_id="P1",
         agreement_id=agreement.id,
         cutoff=portfolio.cutoff,
         closing=date(2025, 7, 15),
-        layout_version=agreement.file.version,
-        header=sale_file_header(agreement),
+        layout_version=summary.layout_version,
+        header=list(summary.header),
         chunks=in_chunks(sold_rows(portfolio, book.ledger, agreement)),
-        expected=totals_of(portfolio),
+        expected=summary.totals,
+        parties=summary.parties,
+        schema=summary.schema,
+        granularity=summary.granularity,
+        receivables=summary.receivables,
+        documents=DocumentRequest(
+            "t1", [line.receivable_id for line in portfolio.sold_lines()], documents
+        )
+        if documents is not None
+        else None,
     )
     return portfolio, sale, agreement
 
@@ -102,14 +121,23 @@ def test_the_buyer_decrypts_verifies_and_ties_out_the_delivered_file(
     tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    portfolio, sale, _ = _sale()
+    source = FakeDocuments(without=frozenset({"I007"}))
+    portfolio, sale, agreement = _sale(documents=source)
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=keys[0], seller_key=keys[1])
     receipt = deliver(prepared, terms, _endpoint(sshd, terms), portfolio_id="P1")
     assert receipt.status == "delivered", receipt.error
+    base = "incoming/P1-2025-07-15"
     assert [f["remote_path"] for f in receipt.files] == [
-        "incoming/P1-2025-07-15.csv.pgp",
-        "incoming/P1-2025-07-15.csv.pgp.sha256",
-        "incoming/P1-2025-07-15.csv.pgp.manifest.json",
+        f"{base}.csv.pgp",
+        f"{base}.csv.pgp.sha256",
+        f"{base}.schema.json",
+        f"{base}.documents.zip.pgp",
+        f"{base}.bill-of-sale.pdf.pgp",
+        f"{base}.bill-of-sale.pdf.sig",
+        f"{base}.chain-of-title.json",
+        f"{base}.chain-of-title.json.sig",
+        f"{base}.csv.pgp.manifest.json.sig",
+        f"{base}.csv.pgp.manifest.json",  # last: a buyer may wait for it
     ]
     incoming = sshd.home / "incoming"
     assert sorted(p.name for p in incoming.iterdir()) == sorted(
@@ -117,21 +145,39 @@ def test_the_buyer_decrypts_verifies_and_ties_out_the_delivered_file(
     )  # no temporary file left behind
 
     buyer_gpg.import_key(seller_certificate(keys[1]).encode())
-    plaintext, status = buyer_gpg.decrypt(incoming / "P1-2025-07-15.csv.pgp")
-    assert "GOODSIG" in status
-    assert "DECRYPTION_OKAY" in status
-    manifest = json.loads((incoming / "P1-2025-07-15.csv.pgp.manifest.json").read_text())
-    rows = list(csv.DictReader(io.StringIO(plaintext.decode("utf-8"))))
+    opened = open_sale(buyer_gpg, incoming, "P1-2025-07-15.csv.pgp.manifest.json", tmp_path / "b")
+    manifest, rows = opened.manifest, opened.rows
+    assert frictionless_problems(opened.csv_path, opened.schema_path, manifest["dialect"]) == ""
+    assert manifest["manifest_version"] == "2"
+    assert manifest["layout_version"] == "2"
+    assert manifest["columns"] == list(agreement.file.columns) == list(rows[0])
+    assert manifest["seller"]["name"] == agreement.seller.name
     assert len(rows) == manifest["record_count"] == len(portfolio.sold_lines()) == 40
     assert sum(Decimal(r["face"]) for r in rows) == Decimal(manifest["total_face"])
     assert Decimal(manifest["total_face"]) == portfolio.total_face.amount
     assert sum(Decimal(r["price"]) for r in rows) == Decimal(manifest["total_price"])
-    assert hashlib.sha256(plaintext).hexdigest() == manifest["plaintext"]["sha256"]
     cipher = (incoming / "P1-2025-07-15.csv.pgp").read_bytes()
     sidecar = (incoming / "P1-2025-07-15.csv.pgp.sha256").read_text().split()[0]
     assert hashlib.sha256(cipher).hexdigest() == sidecar == manifest["ciphertext"]["sha256"]
     assert rows[0]["debtor_legal_name"] == "Debtor Ñandú 0"
-    assert list(rows[0]) == list(sample_agreement().file.columns)
+    # the bill of sale states the same figures and names the file by its hash
+    for figure in ("40", f"{portfolio.total_face.amount:,}", f"{portfolio.total_price.amount:,}"):
+        assert figure.encode() in opened.bill_of_sale
+    assert manifest["plaintext"]["sha256"].encode() in opened.bill_of_sale
+    chain = opened.chain_of_title
+    assert chain["sale_file"]["sha256"] == manifest["plaintext"]["sha256"]
+    assert chain["transfers"][0]["to"]["name"] == agreement.buyer
+    # documents: one per sold invoice the platform had, the missing one listed
+    assert manifest["documents"]["missing"] == ["I007"]
+    assert len(opened.documents) == 39
+    assert opened.documents["invoices/I003.pdf"].startswith(b"%PDF")
+    assert {r["document_files"] for r in rows if r["receivable_id"] == "I003"} == {
+        "invoices/I003.pdf"
+    }
+    # a customer named like a formula reaches the buyer as text
+    named = next(r for r in rows if r["customer_id"] == "C1")
+    assert named["debtor_legal_name"] == '\'=HYPERLINK("http://x","y")'
+    assert spreadsheet_formulas(opened.plaintext) == []
 
 
 def test_a_wrong_host_key_is_refused_before_anything_is_sent(
@@ -253,13 +299,11 @@ def test_a_new_file_is_uploaded_while_it_is_built_and_published_once_checked(
     prepared, receipt = _streamed(tmp_path, terms, keys, sale, sshd)
     assert receipt.status == "delivered", receipt.error
     assert receipt.attempts == 1
-    assert [f["outcome"] for f in receipt.files] == ["uploaded"] * 3
+    assert [f["outcome"] for f in receipt.files] == ["uploaded"] * 9
     incoming = sshd.home / "incoming"
-    assert sorted(p.name for p in incoming.iterdir()) == [
-        "P1-2025-07-15.csv.pgp",
-        "P1-2025-07-15.csv.pgp.manifest.json",
-        "P1-2025-07-15.csv.pgp.sha256",
-    ]
+    assert sorted(p.name for p in incoming.iterdir()) == sorted(
+        Path(f["remote_path"]).name for f in receipt.files
+    )
     cipher = (incoming / "P1-2025-07-15.csv.pgp").read_bytes()
     assert hashlib.sha256(cipher).hexdigest() == prepared.ciphertext.sha256
     buyer_gpg.import_key(seller_certificate(keys[1]).encode())
