@@ -45,6 +45,7 @@ from debtsale.valuation import ValuationReport, value_receivables
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
+from forwardflow.demo_documents import EmulatedInvoicePdfs
 from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.keystore import sealed_key
@@ -146,6 +147,8 @@ def _agreement(sftp: LoopbackSftp, certificate: Path) -> str:
         + f'host_key = "{sftp.pin}"\n'
         + 'buyer_certificate = "buyers/acme.asc"\n'
         + f'openpgp = "{reads}"\n'
+        # the buyer gets each sold invoice's PDF in an encrypted archive beside the file
+        + "\n[file]\ndocuments = true\n"
     )
 
 
@@ -273,6 +276,7 @@ class _Demo:
                 ),
             )
             app = bootstrap(settings)
+            app.documents = EmulatedInvoicePdfs(company)
             try:
                 await self._with_service(app, emulator, firm, sftp)
             finally:
@@ -524,6 +528,7 @@ class _Demo:
         self.result.files.update(
             encrypted_sale_file=str(encrypted.resolve()),
             manifest=str(manifest.resolve()),
+            delivered_folder=str(manifest.parent.resolve()),
             buyer_secret_key=str((self.workdir / "buyer" / "buyer-secret-key.asc").resolve()),
             seller_certificate=str((self.workdir / "data" / "keys" / "seller.asc").resolve()),
             reconciliation_json=str(json_path.resolve()),
