@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from debtsale.agreement import Agreement
 from debtsale.commands import RequestPutback
+from debtsale.money import Money
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.delivery import buyer_keys, delivery_terms
 from forwardflow.store.tables import inbound_files, putback_rejections
@@ -50,6 +51,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 _TEMPORARY = (".part", ".tmp", ".filepart")
 _STALE_S = 15 * 60
 _PROCESSED = "processed"
+_DOCUMENTS = "documents"  # the buyer's documents beside its requests, named by them
 
 
 @dataclass
@@ -83,6 +85,9 @@ def _command(
     evidence = dict.fromkeys(required, line.evidence_reference) or (
         {"reference": line.evidence_reference} if line.evidence_reference else {}
     )
+    if line.documents:  # uploaded beside the request, in the inbound documents/ folder
+        evidence["documents"] = ";".join(f"documents/{name}" for name in line.documents)
+    collected = line.buyer_collections
     return RequestPutback(
         command_id=f"inbound:{file_id}:{line.line}",
         portfolio_id=line.portfolio_id,
@@ -92,6 +97,8 @@ def _command(
         fact_date=line.fact_date or cutoff,
         requested_on=line.requested_on,
         evidence=evidence,
+        buyer_collections=Money.of(collected, agreement.currency) if collected else None,
+        replacement_id=line.replacement_id,
     )
 
 
@@ -352,7 +359,7 @@ def process_buyer_inbox(app: Forwardflow, agreement_id: str) -> list[InboxResult
         now = time.time()
         entries = sorted(client.listdir_attr(inbound), key=lambda e: e.filename)
         for entry in entries:
-            if entry.filename in (".", "..", _PROCESSED) or _waiting(entry, now):
+            if entry.filename in (".", "..", _PROCESSED, _DOCUMENTS) or _waiting(entry, now):
                 continue
             results.append(_handle(app, client, agreement, seller, entry, (inbound, outbound)))
     return results
