@@ -33,7 +33,7 @@ def test_the_request_example_parses_and_its_schema_names_every_column(tmp_path: 
     example = (DOCS / "examples" / "putback-request.csv").read_bytes()
     lines, problems = parse_request_file(example)
     assert problems == []
-    assert [line.documents for line in lines][0] == ("bk-notice-10006.pdf",)
+    assert lines[0].documents == ("bk-notice-10006.pdf",)
     assert lines[2].replacement_id == "10077"
     schema = json.loads((DOCS / "putback-request.schema.json").read_text())
     assert [f["name"] for f in schema["fields"]] == [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
