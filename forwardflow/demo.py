@@ -45,6 +45,7 @@ from debtsale.valuation import ValuationReport, value_receivables
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
+from forwardflow.buyer_files import send_buyer_files
 from forwardflow.demo_documents import EmulatedInvoicePdfs
 from forwardflow.demo_firm import seed_emulated_firm
 from forwardflow.inbound import process_buyer_inbox
@@ -465,9 +466,11 @@ class _Demo:
         decision = portfolio.putbacks[request_id].decision
         if decision.status is not PutbackStatus.ACCEPTED:
             raise DemoError(f"the put-back was not accepted: {decision.rule} {decision.detail}")
+        told = await asyncio.to_thread(send_buyer_files, app, PORTFOLIO_AGREEMENT)
         self.done(
             "buyer's put-back file answered; refund "
-            f"{decision.refund.amount if decision.refund else 0} USD accepted"
+            f"{decision.refund.amount if decision.refund else 0} USD accepted; the buyer told "
+            f"in {', '.join(n for n in told.files if n.endswith('.csv'))}"
         )
 
         expected = 2  # the sale entry and the refund
