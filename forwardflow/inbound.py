@@ -37,6 +37,12 @@ from debtsale.commands import RequestPutback
 from debtsale.money import Money
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.delivery import buyer_keys, delivery_terms
+from forwardflow.putback_documents import (
+    DOCUMENTS_FOLDER,
+    MissingDocumentError,
+    collect_documents,
+    evidence_of,
+)
 from forwardflow.store.tables import inbound_files, putback_rejections
 from handlers.putback_file import LineAnswer, request_putbacks
 from handlers.retry import retrying
@@ -51,7 +57,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 _TEMPORARY = (".part", ".tmp", ".filepart")
 _STALE_S = 15 * 60
 _PROCESSED = "processed"
-_DOCUMENTS = "documents"  # the buyer's documents beside its requests, named by them
+_DOCUMENTS = DOCUMENTS_FOLDER  # the buyer's documents beside its requests, named by them
 
 
 @dataclass
@@ -79,14 +85,19 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _command(
-    agreement: Agreement, file_id: str, stem: str, line: PutbackLine, cutoff: date
+    agreement: Agreement,
+    file_id: str,
+    stem: str,
+    line: PutbackLine,
+    cutoff: date,
+    documents: dict[str, str] | None = None,
 ) -> RequestPutback:
     required = agreement.putback.evidence.get(line.reason, ())
     evidence = dict.fromkeys(required, line.evidence_reference) or (
         {"reference": line.evidence_reference} if line.evidence_reference else {}
     )
     if line.documents:  # uploaded beside the request, in the inbound documents/ folder
-        evidence["documents"] = ";".join(f"documents/{name}" for name in line.documents)
+        evidence["documents"] = evidence_of(line.documents, documents or {})
     collected = line.buyer_collections
     return RequestPutback(
         command_id=f"inbound:{file_id}:{line.line}",
@@ -130,18 +141,28 @@ def _cutoffs(app: Forwardflow, agreement: Agreement, ids: set[str]) -> dict[str,
 
 
 def _apply(
-    app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
+    app: Forwardflow,
+    agreement: Agreement,
+    name: str,
+    digest: str,
+    data: bytes,
+    documents: dict[str, str] | None = None,
 ) -> tuple[InboxResult, bytes]:
     """Apply a file's lines in one transaction; record its answer under its content hash.
 
     A payment or a decision saving one of its portfolios meanwhile makes the transaction
     conflict; it then runs again from the start (``handlers.retry``).
     """
-    return retrying(_apply_once)(app, agreement, name, digest, data)
+    return retrying(_apply_once)(app, agreement, name, digest, data, documents)
 
 
 def _apply_once(
-    app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
+    app: Forwardflow,
+    agreement: Agreement,
+    name: str,
+    digest: str,
+    data: bytes,
+    documents: dict[str, str] | None = None,
 ) -> tuple[InboxResult, bytes]:
     result = InboxResult(name)
     lines, problems = parse_request_file(data)
@@ -161,6 +182,7 @@ def _apply_once(
                         stem,
                         line,
                         cutoffs.get(line.portfolio_id, line.requested_on),
+                        documents,
                     ),
                 )
                 for line in lines
@@ -273,6 +295,28 @@ def _read(client: paramiko.SFTPClient, path: str, seller: Tsk | None) -> bytes:
     return data
 
 
+def _documents(
+    app: Forwardflow,
+    client: paramiko.SFTPClient,
+    agreement: Agreement,
+    inbound: str,
+    data: bytes,
+    seller: Tsk | None,
+) -> dict[str, str]:
+    """The documents the file's lines name, read from ``documents/`` and kept (by hash)."""
+    lines, _ = parse_request_file(data)
+    keep = app.settings.data_dir / "inbound" / agreement.id / DOCUMENTS_FOLDER
+    try:
+        return collect_documents(
+            (d for line in lines for d in line.documents),
+            lambda path: _read(client, path, seller),
+            inbound,
+            keep,
+        )
+    except MissingDocumentError as missing:
+        raise _EntryRefusedError("inbound.documents", str(missing)) from None
+
+
 def _waiting(entry: paramiko.SFTPAttributes, now: float) -> bool:
     """An upload possibly still in progress: a temporary name, changed recently."""
     name = entry.filename
@@ -310,7 +354,8 @@ def _handle(
         if stored is not None:
             result.repeated, body = True, stored
         else:
-            result, body = _apply(app, agreement, name, digest, data)
+            documents = _documents(app, client, agreement, inbound, data, seller)
+            result, body = _apply(app, agreement, name, digest, data, documents)
     except _EntryRefusedError as refused:
         result = InboxResult(name, [_whole(refused.rule, str(refused))], rejected_whole=True)
         body = result_csv(result.rows)
