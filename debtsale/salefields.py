@@ -156,22 +156,17 @@ _V2 = (
         since="2",
     ),
     FieldSpec("original_creditor_address", "string", "The original creditor's address.", since="2"),
-    FieldSpec(
-        "address_line1", "string", "The debtor's billing address, first line.", True, since="2"
-    ),
+    FieldSpec("address_line1", "string", "The debtor's billing address, first line.", since="2"),
     FieldSpec("address_line2", "string", "The billing address's further lines.", since="2"),
-    FieldSpec("city", "string", "The billing address's city.", True, since="2"),
+    FieldSpec("city", "string", "The billing address's city.", since="2"),
     FieldSpec(
         "region",
         "string",
         "The billing address's state or province code (US: two letters).",
-        True,
         since="2",
     ),
-    FieldSpec("postal_code", "string", "The billing address's postal (ZIP) code.", True, since="2"),
-    FieldSpec(
-        "country", "string", "The billing address's country (ISO 3166 code).", True, since="2"
-    ),
+    FieldSpec("postal_code", "string", "The billing address's postal (ZIP) code.", since="2"),
+    FieldSpec("country", "string", "The billing address's country (ISO 3166 code).", since="2"),
     FieldSpec(
         "charge_off_date",
         "date",
@@ -243,8 +238,7 @@ _V2 = (
         "governing_state",
         "string",
         "The state whose law and statute of limitations govern the debt (the debtor's "
-        "billing region).",
-        True,
+        "billing region); empty when unknown, and the statute table's default row applies.",
         since="2",
     ),
     FieldSpec(

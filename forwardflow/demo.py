@@ -150,6 +150,7 @@ def _agreement(sftp: LoopbackSftp, certificate: Path) -> str:
         + f'openpgp = "{reads}"\n'
         # the buyer gets each sold invoice's PDF in an encrypted archive beside the file
         + "\n[file]\ndocuments = true\n"
+        + 'required = ["address_line1", "city", "region", "postal_code", "country"]\n'
     )
 
 

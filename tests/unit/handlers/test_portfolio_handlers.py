@@ -118,7 +118,9 @@ def test_a_row_missing_a_required_field_stops_the_close_naming_row_and_field() -
     from debtsale.changes import PostalAddress
 
     uow = FakeUnitOfWork()
-    uow.agreements = FakeAgreementStore(sample_agreement())
+    agreement = sample_agreement()
+    layout = agreement.file.model_copy(update={"required": ("address_line1", "city")})
+    uow.agreements = FakeAgreementStore(agreement.model_copy(update={"file": layout}))
     book = LedgerBuilder(tenant="t1")
     book.customer("C0")
     book.customer("C1", address=PostalAddress(("9 Pier Rd",), "", "IL", "62701"))  # no city
