@@ -1,9 +1,12 @@
 """The sale file's rows: what the buyer receives for each sold receivable, nothing more.
 
-Pure: it maps a closed portfolio and the ledger to rows of decimal strings in the
-buyer's layout, encodes them as the file's CSV lines (with face and price in minor
-units beside them) and groups them in the chunks the store keeps. Writing, hashing,
-encrypting and uploading are the adapters' job.
+Pure: it maps a closed portfolio and the ledger to rows of strings in the buyer's
+layout (``debtsale.salerows`` reads each field), checks each row against the layout's
+Table Schema (``debtsale.salefields``; a failing row stops the close naming row and
+field), neutralises text cells a spreadsheet would run (``debtsale.csvsafe``), encodes
+them as the file's CSV lines (with face and price in minor units beside them) and groups
+them in the chunks the store keeps. Writing, hashing, encrypting and uploading are the
+adapters' job.
 """
 
 from __future__ import annotations

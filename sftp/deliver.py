@@ -1,7 +1,9 @@
 """Deliver a closed portfolio's sale file: build, check, encrypt once, upload, receipt.
 
 Every artefact lives in a work folder per portfolio: a retry (or a second delivery)
-reuses the ciphertext already made, so the manifest's hashes stay true. A new file is
+reuses the ciphertext and its companions (schema, documents, bill of sale, chain of
+title, signed manifest: ``sftp.companions``) already made, so the manifest's hashes
+stay true. A new file is
 built, encrypted and uploaded at once (``deliver_sale``, ``sftp.stream``) and published
 only after its rows tied out. Uploads are retried with a fresh connection and
 exponential backoff; a pinned-key mismatch, an authentication failure or a conflicting
