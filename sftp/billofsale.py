@@ -38,14 +38,16 @@ def bill_of_sale_pdf(bill: BillOfSale) -> bytes:
     for label, value in bill.particulars():
         pdf.set_font("helvetica", "B", 10)
         pdf.cell(55, 6, _latin1(label))
-        pdf.set_font("courier" if "SHA-256" in label or "key" in label else "helvetica", size=9)
-        pdf.multi_cell(0, 6, _latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
+        fixed = "SHA-256" in label or "key" in label  # 64 hex digits fit one line at 8 pt
+        pdf.set_font("courier" if fixed else "helvetica", size=8 if fixed else 9)
+        pdf.multi_cell(0, 6, _latin1(value or "-"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
     pdf.set_font("helvetica", size=11)
     pdf.multi_cell(
         0,
         6,
         _latin1(f"Signed for {bill.seller_name} by its OpenPGP key {bill.seller_fingerprint}."),
+        align="L",
         new_x="LMARGIN",
         new_y="NEXT",
     )
