@@ -290,6 +290,13 @@ class Platform(Protocol):
         """Post a journal entry once (a retry finds it); (platform id, posted now)."""
         ...
 
+    def invoice_pdfs(
+        self, context: PlatformContext, company_id: str
+    ) -> Callable[[str], bytes | None]:
+        """A reader of the company's invoices as the platform renders them (PDF bytes, or
+        None for an invoice it has not), reused for every invoice of a sale."""
+        ...
+
     def apply_entries(
         self,
         context: PlatformContext,

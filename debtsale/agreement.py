@@ -22,6 +22,7 @@ from debtsale.calendar import add_months
 from debtsale.errors import DomainError
 from debtsale.lifecycle import ExclusionReason
 from debtsale.money import MINOR_UNITS, Money
+from debtsale.salefields import DEFAULT_COLUMNS, FIELDS, LAYOUT_VERSIONS, fields_of
 
 __all__ = [
     "SALE_FILE_FIELDS",
@@ -30,6 +31,7 @@ __all__ = [
     "CutoffPolicy",
     "DeliveryTerms",
     "FileLayout",
+    "Granularity",
     "OpenPgpProfile",
     "Period",
     "PutbackReason",
@@ -155,66 +157,55 @@ class RemittanceTerms(_Model):
     holidays: frozenset[date] = frozenset()
 
 
-SALE_FILE_FIELDS: tuple[str, ...] = (
-    "debtor_legal_name",
-    "dba",
-    "tax_id",
-    "billing_address",
-    "contact",
-    "seller_name",
-    "seller_address",
-    "customer_id",
-    "invoice_number",
-    "invoice_date",
-    "service_period",
-    "due_date",
-    "original_amount",
-    "payments_and_credits_to_cutoff",
-    "face_at_cutoff",
-    "face",
-    "last_payment_date",
-    "last_payment_amount",
-    "first_delinquency_date",
-    "dispute_flag",
-    "documentation",
-    "personal_guarantee",
-    "itemization_date",
-    "price",
-    "currency",
-    "receivable_id",
-)
-"""Every field a sale file may carry; a buyer's layout selects and orders some of them."""
+SALE_FILE_FIELDS: tuple[str, ...] = tuple(FIELDS)
+"""Every field a sale file may carry (``debtsale.salefields``); a layout selects some."""
+
+
+class Granularity(StrEnum):
+    """One sale-file row per invoice, or per account (customer) summing its invoices."""
+
+    INVOICE = "invoice"
+    ACCOUNT = "account"
 
 
 class FileLayout(_Model):
-    """The buyer's sale-file layout: exactly these columns, in this order."""
+    """The buyer's sale-file layout: exactly these columns, in this order.
 
-    version: str = "1"
-    columns: tuple[str, ...] = (
-        "receivable_id",
-        "customer_id",
-        "debtor_legal_name",
-        "billing_address",
-        "invoice_number",
-        "invoice_date",
-        "due_date",
-        "original_amount",
-        "payments_and_credits_to_cutoff",
-        "face_at_cutoff",
-        "face",
-        "last_payment_date",
-        "last_payment_amount",
-        "first_delinquency_date",
-        "price",
-        "currency",
-    )
+    ``version`` names the field dictionary (docs/sale-file.md); without ``columns`` the
+    version's default columns are sent. ``required`` makes more fields required than the
+    dictionary does (a row without them stops the close); ``documents`` sends each sold
+    invoice's PDF in an encrypted archive beside the file.
+    """
+
+    version: str = "2"
+    columns: tuple[str, ...] = DEFAULT_COLUMNS["2"]
     tax_id_required: bool = False
+    contacts_allowed: bool = False
+    granularity: Granularity = Granularity.INVOICE
+    required: tuple[str, ...] = ()
+    documents: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_columns(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "columns" not in data:
+            version = str(data.get("version", "2"))
+            return {**data, "columns": DEFAULT_COLUMNS.get(version, ())}
+        return data
 
     @model_validator(mode="after")
     def _known_columns(self) -> Self:
-        unknown = [c for c in self.columns if c not in SALE_FILE_FIELDS]
+        if self.version not in LAYOUT_VERSIONS:
+            raise ValueError(
+                f"unknown layout version {self.version!r}; known: {', '.join(LAYOUT_VERSIONS)}"
+            )
+        known = fields_of(self.version)
+        unknown = [c for c in self.columns if c not in known]
         if unknown:
-            raise ValueError(f"unknown sale-file columns {unknown}; known: {SALE_FILE_FIELDS}")
+            raise ValueError(
+                f"unknown sale-file columns {unknown} for layout version {self.version}; "
+                f"known: {tuple(known)}"
+            )
         if len(set(self.columns)) != len(self.columns):
             raise ValueError("a column appears twice in the layout")
         if "tax_id" in self.columns and not self.tax_id_required:
@@ -222,6 +213,14 @@ class FileLayout(_Model):
                 "tax_id is sent only where the agreement requires it: "
                 "set tax_id_required = true or drop the column"
             )
+        if "contact" in self.columns and not self.contacts_allowed:
+            raise ValueError(
+                "contact is sent only where the agreement allows it: "
+                "set contacts_allowed = true or drop the column"
+            )
+        missing = [c for c in self.required if c not in self.columns]
+        if missing:
+            raise ValueError(f"required fields {missing} are not among the columns")
         return self
 
 

@@ -1,31 +1,40 @@
 """The sale file's rows: what the buyer receives for each sold receivable, nothing more.
 
-Pure: it maps a closed portfolio and the ledger to rows of decimal strings in the
-buyer's layout, encodes them as the file's CSV lines (with face and price in minor
-units beside them) and groups them in the chunks the store keeps. Writing, hashing,
-encrypting and uploading are the adapters' job.
+Pure: it maps a closed portfolio and the ledger to rows of strings in the buyer's
+layout (``debtsale.salerows`` reads each field), checks each row against the layout's
+Table Schema (``debtsale.salefields``; a failing row stops the close naming row and
+field), neutralises text cells a spreadsheet would run (``debtsale.csvsafe``), encodes
+them as the file's CSV lines (with face and price in minor units beside them) and groups
+them in the chunks the store keeps. Writing, hashing, encrypting and uploading are the
+adapters' job.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from debtsale.agreement import Agreement, PutbackReason
-from debtsale.changes import DebtorProfile
-from debtsale.errors import DomainError
-from debtsale.ledger import Ledger, Receivable
+from debtsale.agreement import Agreement, Granularity
+from debtsale.csvsafe import neutralise
+from debtsale.errors import DomainError, RuleViolation
+from debtsale.ledger import Ledger
 from debtsale.money import MINOR_UNITS, Money, total
 from debtsale.portfolio import Portfolio, PortfolioLine
+from debtsale.salefields import row_problem, table_schema
+from debtsale.salerows import READERS, SoldReceivable, account_row
+from debtsale.statute import StatuteTable
 
 __all__ = [
     "CHUNK_ROWS",
+    "Parties",
     "SaleFileChunk",
     "SaleFileSummary",
     "SaleFileTotals",
@@ -35,86 +44,13 @@ __all__ = [
     "minor_units",
     "sale_file_header",
     "sale_file_rows",
+    "sale_file_schema",
     "sale_file_summary",
+    "schema_bytes",
     "sold_rows",
     "tie_out_problems",
     "totals_of",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    line: PortfolioLine
-    receivable: Receivable
-    profile: DebtorProfile | None
-    agreement: Agreement
-    portfolio: Portfolio
-
-
-def _amount(money: Money | None) -> str:
-    return "" if money is None else str(money.amount)
-
-
-def _address(row: _Row) -> str:
-    if row.profile is None:
-        return ""
-    a = row.profile.address
-    return ", ".join(
-        part for part in (*a.lines, a.city, a.region, a.postal_code, a.country) if part
-    )
-
-
-def _last_payment(row: _Row) -> tuple[str, str]:
-    payment = row.receivable.last_payment(row.portfolio.cutoff)
-    return (payment.effective.isoformat(), _amount(payment.amount)) if payment else ("", "")
-
-
-def _profile(attribute: str) -> Callable[[_Row], str]:
-    def read(row: _Row) -> str:
-        value = getattr(row.profile, attribute, "") if row.profile else ""
-        return value.value if hasattr(value, "value") else str(value)
-
-    return read
-
-
-_FIELDS: dict[str, Callable[[_Row], str]] = {
-    "debtor_legal_name": _profile("legal_name"),
-    "dba": _profile("dba"),
-    "tax_id": _profile("tax_id"),
-    "billing_address": _address,
-    "contact": _profile("contact"),
-    "seller_name": lambda r: r.agreement.seller.name,
-    "seller_address": lambda r: r.agreement.seller.address,
-    "customer_id": lambda r: r.line.customer_id,
-    "invoice_number": lambda r: r.line.invoice_number,
-    "invoice_date": lambda r: r.receivable.invoice_date.isoformat(),
-    "service_period": lambda r: (
-        f"{r.receivable.service_period[0]}/{r.receivable.service_period[1]}"
-        if r.receivable.service_period
-        else ""
-    ),
-    "due_date": lambda r: r.receivable.due_date.isoformat() if r.receivable.due_date else "",
-    "original_amount": lambda r: _amount(r.receivable.original),
-    "payments_and_credits_to_cutoff": lambda r: _amount(
-        total(r.line.counted_at_cutoff.values(), r.line.currency)
-    ),
-    "face_at_cutoff": lambda r: _amount(r.line.face_at_cutoff),
-    "face": lambda r: _amount(r.line.final_face),
-    "last_payment_date": lambda r: _last_payment(r)[0],
-    "last_payment_amount": lambda r: _last_payment(r)[1],
-    "first_delinquency_date": lambda r: r.receivable.first_delinquency().isoformat(),
-    # sold receivables carry no active dispute (those are excluded): a buyer's dispute
-    # put-back is the only dispute a sold line can have
-    "dispute_flag": lambda r: "true" if r.line.reason == PutbackReason.DISPUTE.value else "false",
-    "documentation": _profile("documentation"),
-    "personal_guarantee": lambda r: (
-        "true" if r.profile is not None and r.profile.personal_guarantee else "false"
-    ),
-    "itemization_date": lambda r: r.portfolio.cutoff.isoformat(),
-    "price": lambda r: _amount(r.line.price),
-    "currency": lambda r: r.line.currency,
-    "receivable_id": lambda r: r.line.receivable_id,
-}
 
 
 def sale_file_header(agreement: Agreement) -> list[str]:
@@ -122,27 +58,94 @@ def sale_file_header(agreement: Agreement) -> list[str]:
     return list(agreement.file.columns)
 
 
+def sale_file_schema(agreement: Agreement) -> dict[str, Any]:
+    """The Frictionless Table Schema of the agreement's sale file (shipped with each file)."""
+    layout = agreement.file
+    return table_schema(
+        layout.version,
+        layout.columns,
+        required=layout.required,
+        granularity=layout.granularity.value,
+    )
+
+
+def _neutralised(schema: dict[str, Any], values: list[str]) -> list[str]:
+    """Text cells a spreadsheet would run as formulas, made inert (``debtsale.csvsafe``)."""
+    return [
+        neutralise(value) if entry["type"] == "string" else value
+        for entry, value in zip(schema["fields"], values, strict=True)
+    ]
+
+
+def _checked(
+    schema: dict[str, Any], number: int, lines: list[PortfolioLine], values: list[str]
+) -> list[str]:
+    """The row, or RuleViolation naming the row, its receivables and the failing field."""
+    problem = row_problem(schema, values)
+    if problem is not None:
+        field, why = problem
+        ids = ", ".join(line.receivable_id for line in lines[:5])
+        raise RuleViolation(
+            "salefile.schema",
+            f"sale file row {number} (receivable {ids}): field {field} {why}; "
+            "the close is refused and nothing is sent. Complete it in the books "
+            "(or change the agreement's layout) and close again",
+        )
+    return _neutralised(schema, values)
+
+
 def _lines_and_rows(
-    portfolio: Portfolio, ledger: Ledger, agreement: Agreement
-) -> Iterator[tuple[PortfolioLine, list[str]]]:
+    portfolio: Portfolio,
+    ledger: Ledger,
+    agreement: Agreement,
+    statute: StatuteTable | None = None,
+) -> Iterator[tuple[list[PortfolioLine], list[str]]]:
     if portfolio.closing is None:
         raise DomainError("salefile.closed", f"portfolio {portfolio.id} is not closed")
-    readers = [_FIELDS[column] for column in agreement.file.columns]
+    statute = statute or StatuteTable.shipped()
+    columns = agreement.file.columns
+    readers = [READERS[column] for column in columns]
+    by_account = agreement.file.granularity is Granularity.ACCOUNT
+    invoices: dict[str, list[tuple[PortfolioLine, list[str]]]] = {}
     for line in portfolio.sold_lines():
         receivable = ledger.receivable(line.receivable_id)
         if receivable is None:
             raise DomainError(
                 "salefile.ledger", f"receivable {line.receivable_id} is missing from the ledger"
             )
-        row = _Row(line, receivable, ledger.profile(line.customer_id), agreement, portfolio)
-        yield line, [read(row) for read in readers]
+        sold = SoldReceivable(
+            line, receivable, ledger.profile(line.customer_id), agreement, portfolio, statute
+        )
+        values = [read(sold) for read in readers]
+        if not by_account:
+            yield [line], values
+        else:
+            invoices.setdefault(line.customer_id, []).append((line, values))
+    for _, group in sorted(invoices.items()):
+        lines = [line for line, _ in group]
+        yield lines, account_row(columns, [values for _, values in group])
+
+
+def _validated(
+    portfolio: Portfolio, ledger: Ledger, agreement: Agreement
+) -> Iterator[tuple[list[PortfolioLine], list[str]]]:
+    schema = sale_file_schema(agreement)
+    for number, (lines, values) in enumerate(
+        _lines_and_rows(portfolio, ledger, agreement), start=1
+    ):
+        yield lines, _checked(schema, number, lines, values)
 
 
 def sale_file_rows(
     portfolio: Portfolio, ledger: Ledger, agreement: Agreement
 ) -> Iterator[list[str]]:
-    """One row per receivable sold at the close, in receivable order, in the buyer's layout."""
-    return (values for _, values in _lines_and_rows(portfolio, ledger, agreement))
+    """The file's rows in the buyer's layout, checked against its schema and neutralised.
+
+    One row per receivable sold at the close, in receivable order; or, for an account
+    layout, one per customer (in customer order) summing its invoices. A row that fails
+    the schema raises RuleViolation ``salefile.schema`` naming the row and the field.
+    """
+    return (values for _, values in _validated(portfolio, ledger, agreement))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +174,30 @@ def tie_out_problems(
     return problems
 
 
-def totals_of(portfolio: Portfolio) -> SaleFileTotals:
-    """The totals a sale file of ``portfolio`` must carry (checked before it leaves)."""
-    return SaleFileTotals(len(portfolio.sold_lines()), portfolio.total_face, portfolio.total_price)
+def totals_of(portfolio: Portfolio, agreement: Agreement | None = None) -> SaleFileTotals:
+    """The totals a sale file of ``portfolio`` must carry (checked before it leaves).
+
+    Rows are receivables, or customers when the agreement's layout is per account.
+    """
+    sold = portfolio.sold_lines()
+    rows = len(sold)
+    if agreement is not None and agreement.file.granularity is Granularity.ACCOUNT:
+        rows = len({line.customer_id for line in sold})
+    return SaleFileTotals(rows, portfolio.total_face, portfolio.total_price)
+
+
+def schema_bytes(schema: dict[str, Any]) -> bytes:
+    """The schema file's bytes exactly as shipped (its SHA-256 is in the manifest)."""
+    return (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """Who sells to whom, as the manifest, the bill of sale and the chain of title name them."""
+
+    seller_name: str
+    seller_address: str
+    buyer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +206,8 @@ class SaleFileSummary:
 
     Recorded with the file's rows when the portfolio closes, so the delivery never needs
     the portfolio or the ledger again (and later put-backs do not change what was sold).
+    ``schema`` is the Table Schema the rows were checked against; ``receivables`` the
+    count of receivables sold (equal to the rows unless the layout is per account).
     """
 
     portfolio_id: str
@@ -192,6 +218,16 @@ class SaleFileSummary:
     layout_version: str
     header: tuple[str, ...]
     totals: SaleFileTotals
+    parties: Parties | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+    granularity: str = Granularity.INVOICE.value
+    receivables: int | None = None
+    documents: bool = False
+
+    @property
+    def schema_sha256(self) -> str:
+        """SHA-256 of the shipped schema file."""
+        return hashlib.sha256(schema_bytes(self.schema)).hexdigest()
 
 
 def sale_file_summary(portfolio: Portfolio, agreement: Agreement) -> SaleFileSummary:
@@ -206,7 +242,12 @@ def sale_file_summary(portfolio: Portfolio, agreement: Agreement) -> SaleFileSum
         closing=portfolio.closing,
         layout_version=agreement.file.version,
         header=tuple(sale_file_header(agreement)),
-        totals=totals_of(portfolio),
+        totals=totals_of(portfolio, agreement),
+        parties=Parties(agreement.seller.name, agreement.seller.address, agreement.buyer),
+        schema=sale_file_schema(agreement),
+        granularity=agreement.file.granularity.value,
+        receivables=len(portfolio.sold_lines()),
+        documents=agreement.file.documents,
     )
 
 
@@ -241,9 +282,9 @@ def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
 def sold_rows(portfolio: Portfolio, ledger: Ledger, agreement: Agreement) -> Iterator[SoldRow]:
     """The sale file's rows as recorded at the close (see ``sale_file_rows``)."""
     nothing = Money.zero(agreement.currency)
-    for sold, values in _lines_and_rows(portfolio, ledger, agreement):
-        face = sold.final_face if sold.final_face is not None else nothing
-        price = sold.price if sold.price is not None else nothing
+    for lines, values in _validated(portfolio, ledger, agreement):
+        face = total((s.final_face or nothing for s in lines), agreement.currency)
+        price = total((s.price or nothing for s in lines), agreement.currency)
         line = next(csv_lines([values]))
         yield SoldRow(line.encode("utf-8"), minor_units(face), minor_units(price))
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from debtsale.agreement import Agreement
+from debtsale.completeness import present_fields, shares
 from debtsale.eligibility import assess
 from debtsale.ledger import Ledger
 from debtsale.lifecycle import ExclusionReason
@@ -60,6 +61,9 @@ class CohortValuation:
     offer: Money
     internal_recovery: Money
     recommendation: Recommendation
+    completeness: Mapping[str, Decimal] = field(default_factory=dict)
+    """Share of the cohort's receivables with each field buyers ask for
+    (``debtsale.completeness``)."""
 
     @property
     def offer_rate(self) -> Decimal:
@@ -132,6 +136,7 @@ def value_receivables(
     currency = agreement.currency
     faces: dict[tuple[str, str, str], list[Money]] = {}
     prices: dict[tuple[str, str, str], list[Money]] = {}
+    present: dict[tuple[str, str, str], list[frozenset[str]]] = {}
     excluded: Counter[str] = Counter()
     near = 0
     for receivable in ledger.receivables():
@@ -152,6 +157,9 @@ def value_receivables(
         assert verdict.rate is not None
         near += verdict.near_expiry
         face = receivable.face_on(as_of)
+        present.setdefault(verdict.segment.cohort, []).append(
+            present_fields(receivable, ledger.profile(receivable.customer_id), as_of)
+        )
         faces.setdefault(verdict.segment.cohort, []).append(face)
         prices.setdefault(verdict.segment.cohort, []).append(face.times(verdict.rate))
     cohorts = []
@@ -170,6 +178,7 @@ def value_receivables(
                 offer=offer,
                 internal_recovery=internal,
                 recommendation=Recommendation.SELL if offer > internal else Recommendation.KEEP,
+                completeness=shares(present[cohort]),
             )
         )
     return ValuationReport(agreement.id, as_of, currency, tuple(cohorts), dict(excluded), near)

@@ -28,6 +28,9 @@ def agreement_with_delivery(sftp: LoopbackSftp, certificate: Path) -> str:
         + f'host_key = "{sftp.pin}"\n'
         + 'buyer_certificate = "buyers/acme.asc"\n'
         + f'openpgp = "{reads}"\n'
+        # the buyer gets each sold invoice's PDF in an encrypted archive beside the file
+        + "\n[file]\ndocuments = true\n"
+        + 'required = ["address_line1", "city", "region", "postal_code", "country"]\n'
     )
 
 

@@ -61,6 +61,7 @@ def write_outputs(
     journal_path.write_text(json.dumps(entries, indent=2, default=str))
     result.files.update(
         encrypted_sale_file=str(encrypted.resolve()),
+        delivered_folder=str(manifest.parent.resolve()),
         manifest=str(manifest.resolve()),
         buyer_secret_key=str((result.workdir / "buyer" / "buyer-secret-key.asc").resolve()),
         seller_certificate=str((result.workdir / "data" / "keys" / "seller.asc").resolve()),

@@ -44,6 +44,7 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.bus import Bus
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import ledger_backlog
+from forwardflow.buyer_files import send_buyer_files
 from forwardflow.companies import backfill_company
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.keystore import sealed_key
@@ -341,7 +342,8 @@ class _Demo:
                 receipt = uow.deliveries.get(PORTFOLIO)
             return receipt if receipt and receipt["status"] == "delivered" else None
 
-        receipt = await _until("the delivery to the buyer", delivered)
+        # the buyer gets each sold invoice's PDF from the platform: one call each
+        receipt = await _until("the delivery to the buyer", delivered, 300)
         remote = {
             Path(f["remote_path"]).name: sftp.root / f["remote_path"] for f in receipt["files"]
         }
@@ -380,9 +382,11 @@ class _Demo:
         decision = portfolio.putbacks[request_id].decision
         if decision.status is not PutbackStatus.ACCEPTED:
             raise DemoError(f"the put-back was not accepted: {decision.rule} {decision.detail}")
+        told = await asyncio.to_thread(send_buyer_files, app, PORTFOLIO_AGREEMENT)
         self.done(
             "buyer's put-back file answered; refund "
-            f"{decision.refund.amount if decision.refund else 0} USD accepted"
+            f"{decision.refund.amount if decision.refund else 0} USD accepted; the buyer told "
+            f"in {', '.join(n for n in told.files if n.endswith('.csv'))}"
         )
         return portfolio
 

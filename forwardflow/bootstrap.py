@@ -17,12 +17,14 @@ from connectors.platform import Platform
 from debtsale.errors import DomainError
 from forwardflow.broker.bus import Bus
 from forwardflow.broker.topology import Topology
+from forwardflow.documents import PlatformDocuments
 from forwardflow.platforms import PLATFORMS
 from forwardflow.secrets import SecretBox, secret_box
 from forwardflow.settings import Settings, load_settings
 from forwardflow.store import SqlUnitOfWork, make_engine
 from forwardflow.wired import WiredPlatform
 from handlers.ports import UnitOfWork
+from sftp.documents import DocumentSource
 
 __all__ = ["Forwardflow", "bootstrap", "private_data_dir"]
 
@@ -37,6 +39,8 @@ class Forwardflow:
     engine: Engine
     topology: Topology = field(default_factory=Topology)
     platforms: dict[str, Platform] = field(default_factory=dict)
+    documents: DocumentSource | None = None
+    """Where sold receivables' documents (invoice PDFs) come from: the platform's."""
     _db_threads: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def secret_box(self) -> SecretBox:
@@ -111,7 +115,9 @@ def bootstrap(settings: Settings | None = None) -> Forwardflow:
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     topology = Topology.of(settings.broker)
     platforms = {cls.name: cls() for cls in PLATFORMS}
-    return Forwardflow(settings=settings, engine=engine, topology=topology, platforms=platforms)
+    app = Forwardflow(settings=settings, engine=engine, topology=topology, platforms=platforms)
+    app.documents = PlatformDocuments(app)  # invoice PDFs from each tenant's platform
+    return app
 
 
 def _conforms(engine: Engine) -> None:  # pragma: no cover - checked by mypy, never run

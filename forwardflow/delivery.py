@@ -8,13 +8,22 @@ from pathlib import Path
 
 from debtsale.agreement import Agreement, DeliveryTerms
 from debtsale.errors import DomainError
-from debtsale.salefile import SaleFileSummary, sale_file_summary, sold_rows, tie_out_problems
+from debtsale.salefields import table_schema
+from debtsale.salefile import (
+    Parties,
+    SaleFileSummary,
+    sale_file_summary,
+    sold_rows,
+    tie_out_problems,
+)
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.keystore import sealed_key
 from forwardflow.store import reading
 from forwardflow.store.salefiles import SqlSaleFileStore
+from sftp.companions import DocumentRequest
 from sftp.connection import SftpEndpoint
 from sftp.deliver import DeliveryError, Receipt, SaleFile, TotalsMismatchError, deliver_sale
+from sftp.documents import DocumentRefusedError
 from sftp.keys import SshKey, load_ssh_key, new_ssh_key, public_line
 from sftp.names import UnsafeNameError
 from sftp.openpgp import (
@@ -52,6 +61,7 @@ FINAL_DELIVERY_ERRORS: tuple[type[Exception], ...] = (
     UnsafeNameError,
     UnreadableForBuyerError,
     EncryptionError,
+    DocumentRefusedError,
 )
 """Raised by a delivery that must not be retried automatically."""
 
@@ -147,6 +157,25 @@ def _tie_out(summary: SaleFileSummary, records: int, face: int, price: int) -> N
         )
 
 
+def _documents(app: Forwardflow, summary: SaleFileSummary) -> DocumentRequest | None:
+    """The receivables whose invoice PDFs go in the archive, when the agreement sends them.
+
+    The sold receivables are read from the portfolio (they do not change after the close).
+    """
+    if not summary.documents:
+        return None
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get(summary.portfolio_id)
+    ids = [line.receivable_id for line in portfolio.sold_lines()] if portfolio else []
+    return DocumentRequest(summary.tenant, ids, app.documents)
+
+
+def _parties(summary: SaleFileSummary, agreement: Agreement) -> Parties:
+    if summary.parties is not None:
+        return summary.parties
+    return Parties(agreement.seller.name, agreement.seller.address, agreement.buyer)
+
+
 def deliver_portfolio(
     app: Forwardflow,
     portfolio_id: str,
@@ -191,6 +220,12 @@ def deliver_portfolio(
             header=list(summary.header),
             chunks=store.chunks(summary.portfolio_id),
             expected=summary.totals,
+            parties=_parties(summary, agreement),
+            # a file recorded before layout v2 gets the schema of its own layout
+            schema=summary.schema or table_schema(summary.layout_version, summary.header),
+            granularity=summary.granularity,
+            receivables=summary.receivables,
+            documents=_documents(app, summary),
         )
         _, receipt = deliver_sale(
             sale,

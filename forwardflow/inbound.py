@@ -30,8 +30,15 @@ from sqlalchemy import select
 
 from debtsale.agreement import Agreement
 from debtsale.commands import RequestPutback
+from debtsale.money import Money
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.delivery import buyer_keys, delivery_terms
+from forwardflow.putback_documents import (
+    DOCUMENTS_FOLDER,
+    MissingDocumentError,
+    collect_documents,
+    evidence_of,
+)
 from forwardflow.store.tables import inbound_files, putback_rejections
 from handlers.putback_file import LineAnswer, request_putbacks
 from handlers.retry import retrying
@@ -67,12 +74,20 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _command(
-    agreement: Agreement, file_id: str, stem: str, line: PutbackLine, cutoff: date
+    agreement: Agreement,
+    file_id: str,
+    stem: str,
+    line: PutbackLine,
+    cutoff: date,
+    documents: dict[str, str] | None = None,
 ) -> RequestPutback:
     required = agreement.putback.evidence.get(line.reason, ())
     evidence = dict.fromkeys(required, line.evidence_reference) or (
         {"reference": line.evidence_reference} if line.evidence_reference else {}
     )
+    if line.documents:  # uploaded beside the request, in the inbound documents/ folder
+        evidence["documents"] = evidence_of(line.documents, documents or {})
+    collected = line.buyer_collections
     return RequestPutback(
         command_id=f"inbound:{file_id}:{line.line}",
         portfolio_id=line.portfolio_id,
@@ -82,6 +97,8 @@ def _command(
         fact_date=line.fact_date or cutoff,
         requested_on=line.requested_on,
         evidence=evidence,
+        buyer_collections=Money.of(collected, agreement.currency) if collected else None,
+        replacement_id=line.replacement_id,
     )
 
 
@@ -113,18 +130,28 @@ def _cutoffs(app: Forwardflow, agreement: Agreement, ids: set[str]) -> dict[str,
 
 
 def _apply(
-    app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
+    app: Forwardflow,
+    agreement: Agreement,
+    name: str,
+    digest: str,
+    data: bytes,
+    documents: dict[str, str] | None = None,
 ) -> tuple[InboxResult, bytes]:
     """Apply a file's lines in one transaction; record its answer under its content hash.
 
     A payment or a decision saving one of its portfolios meanwhile makes the transaction
     conflict; it then runs again from the start (``handlers.retry``).
     """
-    return retrying(_apply_once)(app, agreement, name, digest, data)
+    return retrying(_apply_once)(app, agreement, name, digest, data, documents)
 
 
 def _apply_once(
-    app: Forwardflow, agreement: Agreement, name: str, digest: str, data: bytes
+    app: Forwardflow,
+    agreement: Agreement,
+    name: str,
+    digest: str,
+    data: bytes,
+    documents: dict[str, str] | None = None,
 ) -> tuple[InboxResult, bytes]:
     result = InboxResult(name)
     lines, problems = parse_request_file(data)
@@ -144,6 +171,7 @@ def _apply_once(
                         stem,
                         line,
                         cutoffs.get(line.portfolio_id, line.requested_on),
+                        documents,
                     ),
                 )
                 for line in lines
@@ -189,6 +217,27 @@ def _answered_before(app: Forwardflow, agreement_id: str, digest: str) -> bytes 
     return bytes(row.result) if row else None
 
 
+def _documents(
+    app: Forwardflow,
+    inbox: BuyerInbox,
+    agreement: Agreement,
+    data: bytes,
+    seller_secret: bytes | None,
+) -> dict[str, str]:
+    """The documents the file's lines name, read from ``documents/`` and kept (by hash)."""
+    lines, _ = parse_request_file(data)
+    keep = app.settings.data_dir / "inbound" / agreement.id / DOCUMENTS_FOLDER
+    try:
+        return collect_documents(
+            (d for line in lines for d in line.documents),
+            lambda path: inbox.read(path.removeprefix(f"{inbox.inbound}/"), seller_secret),
+            inbox.inbound,
+            keep,
+        )
+    except MissingDocumentError as missing:
+        raise EntryRefusedError("inbound.documents", str(missing)) from None
+
+
 def _handle(
     app: Forwardflow,
     inbox: BuyerInbox,
@@ -216,7 +265,8 @@ def _handle(
         if stored is not None:
             result.repeated, body = True, stored
         else:
-            result, body = _apply(app, agreement, name, digest, data)
+            documents = _documents(app, inbox, agreement, data, seller_secret)
+            result, body = _apply(app, agreement, name, digest, data, documents)
     except EntryRefusedError as refused:
         result = InboxResult(name, [_whole(refused.rule, str(refused))], rejected_whole=True)
         body = result_csv(result.rows)
@@ -258,7 +308,7 @@ def process_buyer_inbox(app: Forwardflow, agreement_id: str) -> list[InboxResult
     with open_inbox(endpoint, terms.inbound_directory, terms.outbound_directory) as inbox:
         return [
             _handle(app, inbox, agreement, keys.seller_secret, entry.name)
-            for entry in inbox.waiting()
+            for entry in inbox.waiting(skip={DOCUMENTS_FOLDER})
         ]
 
 

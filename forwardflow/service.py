@@ -30,6 +30,7 @@ from forwardflow.broker.embedded import EmbeddedNats, EmbeddedNatsError
 from forwardflow.broker.relay import relay_pending
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.broker.subscribers import build_broker
+from forwardflow.buyer_files import send_buyer_files
 from forwardflow.clock import today
 from forwardflow.companies import catch_up_company, companies, token_warnings
 from forwardflow.health import DeadLetterRate, Vitals, broker_check
@@ -144,7 +145,8 @@ async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
 
 
 async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
-    """Apply buyers' put-back files as they arrive, for every agreement with a delivery."""
+    """Apply buyers' put-back files as they arrive and send them the outcomes and statements,
+    for every agreement with a delivery."""
     interval = app.settings.delivery.inbox_poll_seconds
     while interval and not stop.is_set():
         with app.unit_of_work() as uow:
@@ -152,6 +154,8 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
         for agreement_id in agreements:
             try:
                 await asyncio.to_thread(process_buyer_inbox, app, agreement_id)
+                # then tell the buyer its put-backs' outcomes and what it is owed
+                await asyncio.to_thread(send_buyer_files, app, agreement_id)
             except Exception:  # one buyer's server being down must not stop the others
                 log.exception("reading the buyer's inbox failed agreement=%s", agreement_id)
         with contextlib.suppress(TimeoutError):

@@ -1,7 +1,9 @@
 """Deliver a closed portfolio's sale file: build, check, encrypt once, upload, receipt.
 
 Every artefact lives in a work folder per portfolio: a retry (or a second delivery)
-reuses the ciphertext already made, so the manifest's hashes stay true. A new file is
+reuses the ciphertext and its companions (schema, documents, bill of sale, chain of
+title, signed manifest: ``sftp.companions``) already made, so the manifest's hashes
+stay true. A new file is
 built, encrypted and uploaded at once (``deliver_sale``, ``sftp.stream``) and published
 only after its rows tied out. Uploads are retried with a fresh connection and
 exponential backoff; a pinned-key mismatch, an authentication failure or a conflicting
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -29,7 +31,8 @@ from tenacity import (
 )
 
 from debtsale.agreement import DeliveryTerms
-from debtsale.salefile import SaleFileChunk, SaleFileTotals, tie_out_problems
+from debtsale.salefile import Parties, SaleFileChunk, SaleFileTotals, tie_out_problems
+from sftp.companions import DocumentRequest, Sale, existing_companions, make_companions
 from sftp.connection import BuyerAuthError, HostKeyMismatchError, SftpEndpoint, open_sftp
 from sftp.names import render_name
 from sftp.openpgp import encrypting, refuse_unreadable
@@ -69,17 +72,50 @@ class SaleFile:
     header: list[str]
     chunks: Iterable[SaleFileChunk]  # the rows in file order, a chunk at a time
     expected: SaleFileTotals
+    parties: Parties = field(default_factory=lambda: Parties("", "", ""))
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    granularity: str = "invoice"
+    receivables: int | None = None  # receivables sold (the rows, unless per account)
+    documents: DocumentRequest | None = None
+
+    def described(self) -> Sale:
+        """The sale as its companion files describe it."""
+        return Sale(
+            portfolio_id=self.portfolio_id,
+            agreement_id=self.agreement_id,
+            cutoff=self.cutoff,
+            closing=self.closing,
+            layout_version=self.layout_version,
+            header=self.header,
+            expected=self.expected,
+            parties=self.parties,
+            schema=self.schema,
+            granularity=self.granularity,
+            receivables=self.expected.records if self.receivables is None else self.receivables,
+            documents=self.documents,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """The files ready to upload, in the folder they were made in."""
+    """The files ready to upload, in the folder they were made in.
+
+    ``companions`` go between the sidecar and the manifest: schema, documents archive,
+    bill of sale and its signature, chain of title and its signature, the manifest's
+    signature.
+    """
 
     ciphertext: WrittenFile
     sidecar: WrittenFile
     manifest: WrittenFile
     plaintext_sha256: str
     records: int
+    companions: tuple[WrittenFile, ...] = ()
+
+    @property
+    def in_order(self) -> list[WrittenFile]:
+        """Every file in upload order, the manifest last (a buyer may wait for it)."""
+        return [self.ciphertext, self.sidecar, *self.companions, self.manifest]
 
 
 class FailureKind(StrEnum):
@@ -179,6 +215,7 @@ def prepare(
             hash_file(manifest_path),
             manifest["plaintext"]["sha256"],
             manifest["record_count"],
+            existing_companions(cipher_path),
         )
     if not terms.reads_rfc9580:
         refuse_unreadable(buyer_certificate)
@@ -192,24 +229,19 @@ def prepare(
     cipher = hash_file(cipher_path)
     sidecar_path = folder / f"{name}.sha256"
     sidecar_path.write_text(f"{cipher.sha256}  {name}\n", encoding="utf-8")
-    manifest_data = {
-        "portfolio_id": sale.portfolio_id,
-        "agreement_id": sale.agreement_id,
-        "cutoff": sale.cutoff.isoformat(),
-        "closing": sale.closing.isoformat(),
-        "layout_version": sale.layout_version,
-        "record_count": written.records,
-        "total_face": str(sale.expected.face.amount),
-        "total_price": str(sale.expected.price.amount),
-        "currency": sale.expected.face.currency,
-        "plaintext": {"sha256": written.sha256, "size": written.size},
-        "ciphertext": {"name": name, "sha256": cipher.sha256, "size": cipher.size},
-    }
-    partial = manifest_path.with_name(manifest_path.name + ".partial")
-    partial.write_text(json.dumps(manifest_data, indent=2) + "\n", encoding="utf-8")
-    partial.replace(manifest_path)
+    sidecar = hash_file(sidecar_path)
+    companions = make_companions(
+        sale.described(),
+        folder,
+        cipher,
+        sidecar,
+        written,
+        buyer_certificate=buyer_certificate,
+        seller_key=seller_key,
+        armor=terms.armor,
+    )
     return Prepared(
-        cipher, hash_file(sidecar_path), hash_file(manifest_path), written.sha256, written.records
+        cipher, sidecar, companions.manifest, written.sha256, written.records, companions.files
     )
 
 
@@ -267,7 +299,7 @@ def deliver_sale(
     except BaseException:
         stream.stop()
         raise
-    if stream.finish(prepared.ciphertext, prepared.sidecar, prepared.manifest):
+    if stream.finish(prepared.ciphertext, prepared.in_order[1:]):
         receipt.files, receipt.status, receipt.finished_at = stream.placed, "delivered", _now()
         return prepared, receipt
     if isinstance(stream.error, _FINAL):
@@ -309,9 +341,9 @@ def deliver(
     ``receipt`` carries on one begun by an earlier attempt (its attempts count on).
     """
     receipt = receipt or Receipt(portfolio_id, "failed", started_at=_now())
-    order = [prepared.ciphertext, prepared.sidecar, prepared.manifest]
+    order = prepared.in_order
     if terms.manifest_first:
-        order = [prepared.manifest, prepared.ciphertext, prepared.sidecar]
+        order = [prepared.manifest, *order[:-1]]
 
     def attempt() -> list[dict[str, Any]]:
         receipt.attempts += 1

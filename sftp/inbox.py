@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -69,13 +69,13 @@ class BuyerInbox:
             if not self._exists(folder):
                 self._client.mkdir(folder)
 
-    def waiting(self, now: float | None = None) -> list[InboxEntry]:
-        """Entries to handle, by name: not ours, not an upload still in progress."""
+    def waiting(self, now: float | None = None, skip: Collection[str] = ()) -> list[InboxEntry]:
+        """Entries to handle, by name: not ours, not ``skip``, not an upload in progress."""
         now = time.time() if now is None else now
         found = []
         for attrs in sorted(self._client.listdir_attr(self.inbound), key=lambda e: e.filename):
             name = attrs.filename
-            if name in (".", "..", PROCESSED):
+            if name in (".", "..", PROCESSED) or name in skip:
                 continue
             temporary = name.startswith(".") or name.lower().endswith(_TEMPORARY)
             if temporary and now - (attrs.st_mtime or 0) < _STALE_S:

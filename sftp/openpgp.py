@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from pysequoia import Cert, Profile, Tsk, encrypt, packet
+from pysequoia import Cert, Profile, SignatureMode, Tsk, encrypt, packet, sign
 
 import sftp
 
@@ -28,6 +28,8 @@ __all__ = [
     "EncryptionError",
     "UnreadableForBuyerError",
     "certificate_fingerprint",
+    "detached_signature",
+    "encrypted_bytes",
     "encrypting",
     "ensure_seller_key",
     "message_format",
@@ -82,6 +84,27 @@ def seller_certificate(key: Path | bytes) -> str:
 def certificate_fingerprint(path: Path) -> str:
     """Fingerprint of a buyer's certificate file (upper-case hex)."""
     return str(Cert.from_file(str(path)).fingerprint).upper()
+
+
+def detached_signature(data: bytes, seller: Path | bytes) -> bytes:
+    """The seller's detached OpenPGP signature of ``data``, armored (``gpg --verify SIG FILE``)."""
+    return bytes(sign(_tsk(seller).signer(), data, mode=SignatureMode.DETACHED, armor=True))
+
+
+def encrypted_bytes(data: bytes, *, buyer: Path, seller: Path | bytes) -> bytes:
+    """A small file (a bill of sale) encrypted to the buyer and signed, as binary OpenPGP.
+
+    In memory and in this process: for the few kilobytes it is used on, a child process
+    (``encrypting``) would cost more than the encryption.
+    """
+    return bytes(
+        encrypt(
+            recipients=[Cert.from_file(str(buyer))],
+            bytes=data,
+            signer=_tsk(seller).signer(),
+            armor=False,
+        )
+    )
 
 
 def message_format(certificate: Path) -> str:

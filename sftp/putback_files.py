@@ -1,8 +1,12 @@
 """Buyers' put-back request files: parse each line or say exactly which line is wrong.
 
 A request file is CSV with a header naming at least ``portfolio_id``, ``receivable_id``,
-``reason``, ``evidence_reference`` and ``request_date`` (ISO dates); ``fact_date`` is
-optional — without it the buyer asserts the fact existed when the portfolio was cut.
+``reason``, ``evidence_reference`` and ``request_date`` (ISO dates); ``fact_date`` (without
+it the buyer asserts the fact existed when the portfolio was cut), ``buyer_collections``
+(what the buyer collected on it itself), ``replacement_id`` (a receivable asked for
+instead of a refund) and ``documents`` (file names uploaded to ``documents/`` beside the
+request, ``;``-separated) are optional. docs/sale-file.md documents the format with an
+example and its Table Schema.
 A file with any bad line is rejected whole, so a buyer never has half a file applied.
 
 Everything is bounded: names (letters, digits, ``. _ -``), lines, fields and rows, each
@@ -18,13 +22,17 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from debtsale.agreement import PutbackReason
+from debtsale.csvsafe import neutralise
 
 __all__ = [
+    "MAX_DOCUMENTS",
     "MAX_FIELD_CHARS",
     "MAX_LINE_CHARS",
     "MAX_REQUEST_LINES",
+    "OPTIONAL_COLUMNS",
     "REQUEST_SUFFIXES",
     "REQUIRED_COLUMNS",
     "LineProblem",
@@ -41,7 +49,9 @@ MAX_REQUEST_LINES = 20_000
 MAX_LINE_CHARS = 4_000
 MAX_FIELD_CHARS = 1_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
+MAX_DOCUMENTS = 20
+OPTIONAL_COLUMNS = ("fact_date", "buyer_collections", "replacement_id", "documents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,9 @@ class PutbackLine:
     evidence_reference: str
     requested_on: date
     fact_date: date | None
+    buyer_collections: Decimal | None = None  # what the buyer collected on it itself
+    replacement_id: str | None = None  # a receivable asked for instead of a refund
+    documents: tuple[str, ...] = ()  # files uploaded to the inbound documents/ folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,18 @@ def _line(record: dict[str, str], number: int) -> PutbackLine:
         known = ", ".join(r.value for r in PutbackReason)
         raise ValueError(f"reason {record['reason']!r} is not one of {known}") from None
     fact = (record.get("fact_date") or "").strip()
+    collected = (record.get("buyer_collections") or "").strip()
+    if collected and not _AMOUNT.fullmatch(collected):
+        raise ValueError(
+            f"buyer_collections {collected!r} is not an amount (digits, at most 2 decimals)"
+        )
+    documents = tuple(d.strip() for d in (record.get("documents") or "").split(";") if d.strip())
+    bad = [d for d in documents if not _NAME.fullmatch(d) or ".." in d]
+    if bad or len(documents) > MAX_DOCUMENTS:
+        raise ValueError(
+            f"documents must be at most {MAX_DOCUMENTS} file names (letters, digits, '.', "
+            f"'_', '-') separated by ';'; refused: {', '.join(bad) or 'too many'}"
+        )
     return PutbackLine(
         line=number,
         portfolio_id=record["portfolio_id"].strip(),
@@ -92,6 +117,9 @@ def _line(record: dict[str, str], number: int) -> PutbackLine:
         evidence_reference=record["evidence_reference"].strip(),
         requested_on=_date(record["request_date"], "request_date"),
         fact_date=_date(fact, "fact_date") if fact else None,
+        buyer_collections=Decimal(collected) if collected else None,
+        replacement_id=(record.get("replacement_id") or "").strip() or None,
+        documents=documents,
     )
 
 
@@ -162,8 +190,9 @@ def parse_request_file(data: bytes) -> tuple[list[PutbackLine], list[LineProblem
 
 
 def neutralised(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs (``=1+1`` → ``'=1+1``)."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
+    """A cell a spreadsheet shows as text, never runs (``=1+1`` → ``'=1+1``): the rule of
+    ``debtsale.csvsafe``, which every buyer file follows."""
+    return neutralise(value)
 
 
 def result_csv(rows: list[dict[str, str]]) -> bytes:

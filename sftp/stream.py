@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,7 +67,7 @@ class StreamedUpload:
         self._progress = progress
         self._finished = threading.Event()
         self._stopped = threading.Event()
-        self._files: tuple[WrittenFile, WrittenFile, WrittenFile] | None = None
+        self._files: tuple[WrittenFile, Sequence[WrittenFile]] | None = None
         self.placed: list[dict[str, Any]] = []
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="sale-file-stream", daemon=True)
@@ -76,12 +76,13 @@ class StreamedUpload:
         """Connect and begin sending as bytes appear."""
         self._thread.start()
 
-    def finish(self, ciphertext: WrittenFile, sidecar: WrittenFile, manifest: WrittenFile) -> bool:
-        """The files are complete and checked: publish them; True if all were placed."""
-        self._files = (ciphertext, sidecar, manifest)
+    def finish(self, ciphertext: WrittenFile, rest: Sequence[WrittenFile]) -> bool:
+        """The files are complete and checked: publish the ciphertext, then ``rest`` in order
+        (sidecar, companions, manifest last); True if all were placed."""
+        self._files = (ciphertext, rest)
         self._finished.set()
         self._thread.join()
-        return self.error is None and len(self.placed) == 3
+        return self.error is None and len(self.placed) == 1 + len(rest)
 
     def stop(self) -> None:
         """The build failed: remove what was sent, publish nothing."""
@@ -125,7 +126,7 @@ class StreamedUpload:
         if self._stopped.is_set() or self._files is None:
             client.remove(target)
             raise _SteppedAsideError
-        ciphertext, sidecar, manifest = self._files
+        ciphertext, rest = self._files
         if sent != ciphertext.size or digest.hexdigest() != ciphertext.sha256:
             raise OSError(f"{target}: the bytes sent do not hash to the finished file's")
         if remote_size(client, target) != ciphertext.size:
@@ -134,7 +135,7 @@ class StreamedUpload:
             raise RemoteConflictError(f"{final} appeared on the buyer's server meanwhile")
         client.posix_rename(target, final)
         self.placed.append(receipt_line(final, ciphertext, Placed.UPLOADED))
-        for local in (sidecar, manifest):
+        for local in rest:
             placed_at, how = place_file(
                 client, local, directory, local.path.name, self._terms.strategy
             )

@@ -322,6 +322,27 @@ class QuickBooksApi:
 
         return self._call(work)
 
+    def invoice_pdf(self, invoice_id: str) -> bytes | None:
+        """The invoice as QuickBooks renders it (``GET …/invoice/{id}/pdf``); None if gone."""
+
+        def work(client: QuickBooks) -> bytes | None:
+            url = f"{client.api_url}/company/{self.realm_id}/invoice/{invoice_id}/pdf"
+            response = client.process_request(
+                "GET",
+                url,
+                headers={"Accept": "application/pdf, application/json"},
+                params={"minorversion": str(self._minor_version)},
+            )
+            if response.status_code == 200 and response.content.startswith(b"%PDF"):
+                return bytes(response.content)
+            if response.status_code == 401:
+                raise QuickbooksException("unauthorised", 401, response.text[:200])
+            if "610" in response.text or response.status_code == 404:
+                return None  # Object Not Found: the invoice was deleted
+            raise QuickbooksException("no PDF", response.status_code, response.text[:200])
+
+        return self._call(work)
+
     def create_journal_entry(self, body: dict[str, Any]) -> dict[str, Any]:
         """Post a journal entry; returns it as stored (with its QuickBooks id)."""
 

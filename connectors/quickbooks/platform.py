@@ -219,6 +219,12 @@ class QuickBooks:
         """A JournalEntry with a DocNumber derived from the entry id, looked up first."""
         return post_journal_entry(self.api(context, company_id), entry, _settings(context).accounts)
 
+    def invoice_pdfs(
+        self, context: PlatformContext, company_id: str
+    ) -> Callable[[str], bytes | None]:
+        """``GET /v3/company/{realm}/invoice/{id}/pdf`` through one API object."""
+        return self.api(context, company_id).invoice_pdf
+
     def apply_entries(
         self,
         context: PlatformContext,

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
 from emulators.quickbooks.company import Change, EmulatedCompany, StaleObjectError
+from emulators.quickbooks.pdf import invoice_pdf
 from emulators.quickbooks.query import matches
 from emulators.quickbooks.reports import report
 
@@ -244,6 +245,15 @@ class Emulator:
                 "610", "Object Not Found", f"Object Not Found : {path} {entity_id} not found"
             )
         return _json({entity: found, "time": datetime.now(UTC).isoformat()})
+
+    async def _invoice_pdf(self, request: Request) -> Response:
+        realm, entity_id = request.path_params["realm"], request.path_params["entity_id"]
+        if refused := await self._guard(request, realm):
+            return refused
+        pdf = invoice_pdf(self.companies[realm], entity_id)
+        if pdf is None:
+            return _fault("610", "Object Not Found", f"Object Not Found : Invoice {entity_id}")
+        return Response(pdf, media_type="application/pdf")
 
     async def _query(self, request: Request) -> Response:
         realm = request.path_params["realm"]
@@ -461,6 +471,7 @@ class Emulator:
                 Route(f"{api}/query", self._query, methods=["POST", "GET"]),
                 Route(f"{api}/cdc", self._cdc),
                 Route(f"{api}/reports/{{report}}", self._report),
+                Route(f"{api}/invoice/{{entity_id}}/pdf", self._invoice_pdf),
                 Route(f"{api}/{{entity}}/{{entity_id}}", self._read),
                 Route(f"{api}/{{entity}}", self._create, methods=["POST"]),
                 Route("/_emulator/{realm}/{action}", self._control, methods=["POST"]),

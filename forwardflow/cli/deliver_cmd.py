@@ -11,6 +11,7 @@ from rich.table import Table
 
 from debtsale.agreement import DeliveryTerms
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.buyer_files import send_buyer_files
 from forwardflow.cli.context import console, err_console
 from forwardflow.cli.dispatch import JsonFlag, print_json, query
 from forwardflow.delivery import (
@@ -174,3 +175,27 @@ def buyer_inbox(
                 escape(row.get("detail", "")[:80]),
             )
     console.print(table)
+
+
+@buyer_app.command("send")
+def buyer_send(
+    ctx: typer.Context,
+    agreement_id: Annotated[str, typer.Argument(metavar="AGREEMENT")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the buyer what it was not told yet: put-back decisions (outcome, rule, refund and
+    its date) and remittance statements that changed. The service does this with each
+    inbox poll."""
+    sent = query(ctx, lambda app: send_buyer_files(app, agreement_id))
+    if as_json:
+        print_json(
+            {"files": sent.files, "decisions": sent.decisions, "statements": sent.statements}
+        )
+        return
+    if not sent.files:
+        console.print("nothing new to tell the buyer")
+        return
+    console.print(
+        f"sent {sent.decisions} put-back decision(s) and {sent.statements} statement(s): "
+        + ", ".join(sent.files)
+    )

@@ -19,7 +19,12 @@ from rich.progress import (
 
 from demo.story import DemoError, run_demo
 from forwardflow.cli.context import console, err_console
-from forwardflow.cli.render import broker_table, reconciliation_table, valuation_table
+from forwardflow.cli.render import (
+    broker_table,
+    completeness_table,
+    reconciliation_table,
+    valuation_table,
+)
 
 __all__ = ["demo"]
 
@@ -56,6 +61,7 @@ def demo(
             raise typer.Exit(code=1) from None
     if result.valuation:
         console.print(valuation_table(result.valuation))
+        console.print(completeness_table(result.valuation))
     if result.reconciliation:
         console.print(reconciliation_table(result.reconciliation))
     if result.broker:

@@ -36,6 +36,7 @@ from forwardflow.cli.dispatch import (
 )
 from forwardflow.cli.render import (
     candidates_table,
+    completeness_table,
     reconciliation_lines_table,
     reconciliation_table,
     valuation_table,
@@ -312,3 +313,4 @@ def portfolio_valuation(
         print_json(as_data(report))
         return
     console.print(valuation_table(report))
+    console.print(completeness_table(report))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from debtsale.completeness import COMPLETENESS_FIELDS
 from debtsale.money import Money
 from debtsale.reports import ReconciliationReport
 from debtsale.settlement import PutbackCandidate
@@ -14,6 +15,7 @@ from forwardflow.status import BrokerStatus, StoreStatus
 __all__ = [
     "broker_table",
     "candidates_table",
+    "completeness_table",
     "reconciliation_lines_table",
     "reconciliation_table",
     "store_table",
@@ -109,6 +111,28 @@ def valuation_table(report: ValuationReport) -> Table:
         _dollars(report.internal_recovery),
         "",
     )
+    return table
+
+
+def completeness_table(report: ValuationReport) -> Table:
+    """Per cohort, the share of receivables with each field buyers price (before a cut)."""
+    table = Table(
+        title="field completeness per cohort (% of receivables; docs/sale-file.md)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("age", "balance", "docs", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left", no_wrap=True)
+    for name in COMPLETENESS_FIELDS:
+        table.add_column(name.replace("_", " "), justify="right", no_wrap=True)
+    for row in report.cohorts:
+        table.add_row(
+            row.age_bucket,
+            row.balance_tier,
+            _DOCUMENTATION.get(row.documentation, row.documentation),
+            f"{row.count:,}",
+            *(f"{row.completeness.get(name, 0) * 100:.0f}" for name in COMPLETENESS_FIELDS),
+        )
     return table
 
 

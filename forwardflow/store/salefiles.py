@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 from debtsale.errors import RuleViolation
 from debtsale.money import Money
 from debtsale.salefile import (
+    Parties,
     SaleFileChunk,
     SaleFileSummary,
     SaleFileTotals,
@@ -37,6 +39,11 @@ def _summary_data(summary: SaleFileSummary) -> dict[str, Any]:
         "face": str(totals.face.amount),
         "price": str(totals.price.amount),
         "currency": totals.face.currency,
+        "parties": None if summary.parties is None else asdict(summary.parties),
+        "schema": summary.schema,
+        "granularity": summary.granularity,
+        "receivables": summary.receivables,
+        "documents": summary.documents,
     }
 
 
@@ -55,6 +62,12 @@ def _summary_of(portfolio_id: str, agreement_id: str, tenant: str, data: Any) ->
             Money(Decimal(data["face"]), currency),
             Money(Decimal(data["price"]), currency),
         ),
+        # files recorded before layout v2 (store revision 0010 and older) lack these
+        parties=Parties(**data["parties"]) if data.get("parties") else None,
+        schema=data.get("schema") or {},
+        granularity=data.get("granularity", "invoice"),
+        receivables=data.get("receivables"),
+        documents=bool(data.get("documents", False)),
     )
 
 

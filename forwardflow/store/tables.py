@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 __all__ = [
     "agreements",
+    "buyer_notices",
     "connect_links",
     "deliveries",
     "inbound_files",
@@ -316,4 +317,20 @@ store_probes = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
     comment="Readiness writes here: a store that cannot commit (read-only, disk full) "
     "is not ready.",
+)
+
+buyer_notices = Table(
+    "buyer_notices",
+    metadata,
+    Column("agreement_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("agreement_id", "kind", "subject", "digest"),
+    CheckConstraint("kind IN ('putback', 'statement')", name="kind"),
+    comment="What the buyer was told after the sale: each decided put-back request "
+    "(subject: request id) and each remittance statement (subject: portfolio, digest: "
+    "what it said), with the file it was sent in.",
 )

@@ -140,10 +140,10 @@ def test_status_never_starts_a_broker_of_its_own(tmp_path: Path) -> None:
 @pytest.mark.gpg
 def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path) -> None:
     import csv
-    import io
     import time
     from decimal import Decimal
 
+    from testkit.buyer import frictionless_problems, open_sale, spreadsheet_formulas
     from testkit.gpg import BuyerGpg
 
     for _ in range(2):  # running it twice works: the work directory is cleared
@@ -170,14 +170,27 @@ def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path
     gpg = BuyerGpg(tmp_path / "gnupg")
     gpg.import_key(Path(files["buyer_secret_key"]).read_bytes())
     gpg.import_key(Path(files["seller_certificate"]).read_bytes())
-    plaintext, status = gpg.decrypt(Path(files["encrypted_sale_file"]))
-    assert "DECRYPTION_OKAY" in status
-    assert "GOODSIG" in status
-    rows = list(csv.DictReader(io.StringIO(plaintext.decode("utf-8"))))
-    manifest = json.loads(Path(files["manifest"]).read_text())
+    # as the README's buyer section says: verify, decrypt file, archive and bill, validate
+    opened = open_sale(
+        gpg,
+        Path(files["delivered_folder"]),
+        Path(files["manifest"]).name,
+        tmp_path / "buyer-opened",
+    )
+    manifest, rows = opened.manifest, opened.rows
+    assert manifest["layout_version"] == "2"
+    assert manifest["columns"] == list(rows[0])
+    assert frictionless_problems(opened.csv_path, opened.schema_path, manifest["dialect"]) == ""
     assert len(rows) == manifest["record_count"] == figures["receivables_sold"] > 500
     face = sum(Decimal(r["face"]) for r in rows)
+    price = sum(Decimal(r["price"]) for r in rows)
     assert face == Decimal(manifest["total_face"]) == Decimal(figures["total_face"])
+    assert price == Decimal(manifest["total_price"]) == Decimal(figures["total_price"])
+    for figure in (f"{len(rows):,}", f"{face:,}", f"{price:,}", manifest["plaintext"]["sha256"]):
+        assert figure.encode() in opened.bill_of_sale  # the bill states what the file holds
+    assert len(opened.documents) == len(rows)  # an invoice PDF per sold receivable
+    assert {r["document_files"] for r in rows} == set(opened.documents)
+    assert spreadsheet_formulas(opened.plaintext) == []
     with Path(files["reconciliation_csv"]).open(encoding="utf-8") as handle:
         totals = list(csv.reader(handle))
     assert Decimal(dict(zip(totals[0], totals[-1], strict=True))["final_face"]) == face

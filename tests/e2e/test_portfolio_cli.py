@@ -68,6 +68,20 @@ def test_a_sale_from_the_command_line(tmp_path: Path) -> None:
         ).stdout
     )
     assert sum(c["count"] for c in valuation["cohorts"]) == 6
+    assert {c["completeness"]["principal"] for c in valuation["cohorts"]} == {"1.0000"}
+    shown = run(
+        "portfolio",
+        "valuation",
+        "--agreement",
+        "acme-spot-2026",
+        "--as-of",
+        "2025-06-30",
+        "--tenant",
+        "realm-1",
+        cwd=tmp_path,
+    )
+    assert "field completeness per cohort" in shown.stdout
+    assert "last payment" in shown.stdout
 
     cut = run(*CUT_P1, cwd=tmp_path)
     assert cut.returncode == 0, cut.stderr

@@ -216,3 +216,38 @@ def test_a_10000_line_file_is_answered_in_seconds(app: Forwardflow, sshd: Loopba
     assert all(r["receivable_id"] for r in result.rows)
     assert took < 30, f"took {took:.1f} s"
     print(f"10,000 lines answered in {took:.2f} s")
+
+
+def test_documents_beside_a_request_are_kept_by_hash_and_a_missing_one_is_named(
+    app: Forwardflow, sshd: LoopbackSshd
+) -> None:
+    import hashlib
+
+    inbox = _inbox(sshd)
+    (inbox / "documents").mkdir()
+    (inbox / "documents" / "notice-I5.pdf").write_bytes(b"%PDF-1.4 court notice")
+    header = HEADER.rstrip("\r\n") + ",buyer_collections,replacement_id,documents\r\n"
+    (inbox / "with-docs.csv").write_text(
+        header + "P1,I5,fraud,police report 77,2025-08-01,2025-07-01,12.50,,notice-I5.pdf\r\n"
+    )
+    (inbox / "missing-doc.csv").write_text(
+        header + "P1,I6,fraud,,2025-08-01,2025-07-01,,,not-uploaded.pdf\r\n"
+    )
+    results = {r.name: r for r in process_buyer_inbox(app, "acme-spot-2026")}
+    assert set(results) == {"missing-doc.csv", "with-docs.csv"}  # documents/ is no entry
+    assert results["with-docs.csv"].rows[0]["status"] == "pending"
+    refused = results["missing-doc.csv"]
+    assert refused.rejected_whole
+    assert refused.rows[0]["rule"] == "inbound.documents"
+    assert "documents/not-uploaded.pdf" in refused.rows[0]["detail"]
+    digest = hashlib.sha256(b"%PDF-1.4 court notice").hexdigest()
+    kept = app.settings.data_dir / "inbound" / "acme-spot-2026" / "documents" / digest
+    assert kept.read_bytes() == b"%PDF-1.4 court notice"
+    with app.unit_of_work() as uow:
+        portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    (record,) = [r for r in portfolio.putbacks.values() if r.request.receivable_id == "I5"]
+    assert record.request.evidence["documents"] == f"documents/notice-I5.pdf sha256:{digest}"
+    assert record.request.buyer_collections is not None
+    assert str(record.request.buyer_collections.amount) == "12.50"
+    assert (inbox / "documents" / "notice-I5.pdf").exists()  # the buyer's copy stays

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import threading
 import time
 from dataclasses import replace
@@ -33,8 +30,8 @@ from sftp.openpgp import (
     message_format,
     seller_certificate,
 )
-from testkit.builders import sample_agreement
-from testkit.delivery import sample_sale
+from testkit.buyer import frictionless_problems, open_sale, spreadsheet_formulas
+from testkit.delivery import FakeDocuments, sample_sale
 from testkit.gpg import BuyerGpg
 from testkit.sshd import LoopbackSshd
 
@@ -79,14 +76,23 @@ def test_the_buyer_decrypts_verifies_and_ties_out_the_delivered_file(
     tmp_path: Path, sshd: LoopbackSshd, buyer_gpg: BuyerGpg, keys: tuple[Path, Path]
 ) -> None:
     terms = _terms(sshd, keys[0])
-    portfolio, sale, _ = sample_sale()
+    source = FakeDocuments(without=frozenset({"I007"}))
+    portfolio, sale, agreement = sample_sale(documents=source)
     prepared = prepare(sale, terms, tmp_path / "out", buyer_certificate=keys[0], seller_key=keys[1])
     receipt = deliver(prepared, terms, _endpoint(sshd, terms), portfolio_id="P1")
     assert receipt.status == "delivered", receipt.error
+    base = "incoming/P1-2025-07-15"
     assert [f["remote_path"] for f in receipt.files] == [
-        "incoming/P1-2025-07-15.csv.pgp",
-        "incoming/P1-2025-07-15.csv.pgp.sha256",
-        "incoming/P1-2025-07-15.csv.pgp.manifest.json",
+        f"{base}.csv.pgp",
+        f"{base}.csv.pgp.sha256",
+        f"{base}.schema.json",
+        f"{base}.documents.zip.pgp",
+        f"{base}.bill-of-sale.pdf.pgp",
+        f"{base}.bill-of-sale.pdf.sig",
+        f"{base}.chain-of-title.json",
+        f"{base}.chain-of-title.json.sig",
+        f"{base}.csv.pgp.manifest.json.sig",
+        f"{base}.csv.pgp.manifest.json",  # last: a buyer may wait for it
     ]
     incoming = sshd.home / "incoming"
     assert sorted(p.name for p in incoming.iterdir()) == sorted(
@@ -94,21 +100,39 @@ def test_the_buyer_decrypts_verifies_and_ties_out_the_delivered_file(
     )  # no temporary file left behind
 
     buyer_gpg.import_key(seller_certificate(keys[1]).encode())
-    plaintext, status = buyer_gpg.decrypt(incoming / "P1-2025-07-15.csv.pgp")
-    assert "GOODSIG" in status
-    assert "DECRYPTION_OKAY" in status
-    manifest = json.loads((incoming / "P1-2025-07-15.csv.pgp.manifest.json").read_text())
-    rows = list(csv.DictReader(io.StringIO(plaintext.decode("utf-8"))))
+    opened = open_sale(buyer_gpg, incoming, "P1-2025-07-15.csv.pgp.manifest.json", tmp_path / "b")
+    manifest, rows = opened.manifest, opened.rows
+    assert frictionless_problems(opened.csv_path, opened.schema_path, manifest["dialect"]) == ""
+    assert manifest["manifest_version"] == "2"
+    assert manifest["layout_version"] == "2"
+    assert manifest["columns"] == list(agreement.file.columns) == list(rows[0])
+    assert manifest["seller"]["name"] == agreement.seller.name
     assert len(rows) == manifest["record_count"] == len(portfolio.sold_lines()) == 40
     assert sum(Decimal(r["face"]) for r in rows) == Decimal(manifest["total_face"])
     assert Decimal(manifest["total_face"]) == portfolio.total_face.amount
     assert sum(Decimal(r["price"]) for r in rows) == Decimal(manifest["total_price"])
-    assert hashlib.sha256(plaintext).hexdigest() == manifest["plaintext"]["sha256"]
     cipher = (incoming / "P1-2025-07-15.csv.pgp").read_bytes()
     sidecar = (incoming / "P1-2025-07-15.csv.pgp.sha256").read_text().split()[0]
     assert hashlib.sha256(cipher).hexdigest() == sidecar == manifest["ciphertext"]["sha256"]
     assert rows[0]["debtor_legal_name"] == "Debtor Ñandú 0"
-    assert list(rows[0]) == list(sample_agreement().file.columns)
+    # the bill of sale states the same figures and names the file by its hash
+    for figure in ("40", f"{portfolio.total_face.amount:,}", f"{portfolio.total_price.amount:,}"):
+        assert figure.encode() in opened.bill_of_sale
+    assert manifest["plaintext"]["sha256"].encode() in opened.bill_of_sale
+    chain = opened.chain_of_title
+    assert chain["sale_file"]["sha256"] == manifest["plaintext"]["sha256"]
+    assert chain["transfers"][0]["to"]["name"] == agreement.buyer
+    # documents: one per sold invoice the platform had, the missing one listed
+    assert manifest["documents"]["missing"] == ["I007"]
+    assert len(opened.documents) == 39
+    assert opened.documents["invoices/I003.pdf"].startswith(b"%PDF")
+    assert {r["document_files"] for r in rows if r["receivable_id"] == "I003"} == {
+        "invoices/I003.pdf"
+    }
+    # a customer named like a formula reaches the buyer as text
+    named = next(r for r in rows if r["customer_id"] == "C1")
+    assert named["debtor_legal_name"] == '\'=HYPERLINK("http://x","y")'
+    assert spreadsheet_formulas(opened.plaintext) == []
 
 
 def test_a_wrong_host_key_is_refused_before_anything_is_sent(
@@ -230,13 +254,11 @@ def test_a_new_file_is_uploaded_while_it_is_built_and_published_once_checked(
     prepared, receipt = _streamed(tmp_path, terms, keys, sale, sshd)
     assert receipt.status == "delivered", receipt.error
     assert receipt.attempts == 1
-    assert [f["outcome"] for f in receipt.files] == ["uploaded"] * 3
+    assert [f["outcome"] for f in receipt.files] == ["uploaded"] * 9
     incoming = sshd.home / "incoming"
-    assert sorted(p.name for p in incoming.iterdir()) == [
-        "P1-2025-07-15.csv.pgp",
-        "P1-2025-07-15.csv.pgp.manifest.json",
-        "P1-2025-07-15.csv.pgp.sha256",
-    ]
+    assert sorted(p.name for p in incoming.iterdir()) == sorted(
+        Path(f["remote_path"]).name for f in receipt.files
+    )
     cipher = (incoming / "P1-2025-07-15.csv.pgp").read_bytes()
     assert hashlib.sha256(cipher).hexdigest() == prepared.ciphertext.sha256
     buyer_gpg.import_key(seller_certificate(keys[1]).encode())

@@ -56,11 +56,9 @@ def test_a_sale_file_is_delivered_atomically_and_idempotently(
     assert {f["outcome"] for f in again.files} == {"already_there"}
     delivered = server.root / "incoming" / "P1-2025-07-15.csv.pgp"
     assert hashlib.sha256(delivered.read_bytes()).hexdigest() == prepared.ciphertext.sha256
-    assert sorted(p.name for p in (server.root / "incoming").iterdir()) == [
-        "P1-2025-07-15.csv.pgp",
-        "P1-2025-07-15.csv.pgp.manifest.json",
-        "P1-2025-07-15.csv.pgp.sha256",
-    ]
+    assert sorted(p.name for p in (server.root / "incoming").iterdir()) == sorted(
+        f.path.name for f in prepared.in_order
+    )  # the file, its sidecar, companions and manifest; no temporary file left
 
 
 def test_paths_stay_inside_the_buyer_folder(tmp_path: Path, server: LoopbackSftp) -> None:

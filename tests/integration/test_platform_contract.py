@@ -101,3 +101,12 @@ def test_a_journal_entry_posted_twice_is_in_the_books_once(run: KitRun) -> None:
     assert (posted, posted_again) == (True, False)
     assert first == again
     assert run.entries_in_books() == before + 1
+
+
+def test_an_invoice_is_given_as_a_pdf_and_an_unknown_one_as_none(run: KitRun) -> None:
+    invoice, _, _ = run.new_invoice()
+    read = run.platform.invoice_pdfs(run.context, run.company_id)
+    pdf = read(invoice)
+    assert pdf is not None
+    assert pdf.startswith(b"%PDF")
+    assert read("99999999") is None

@@ -48,3 +48,21 @@ def test_sale_is_recommended_where_the_offer_beats_internal_recovery() -> None:
         recovery={"91-180": RecoveryAssumption(Decimal("0.10"), Decimal("50"))},
     )
     assert report.cohorts[0].recommendation is Recommendation.SELL  # 150 > 100 − 50
+
+
+def test_each_cohort_shows_the_share_of_receivables_with_each_field_buyers_ask_for() -> None:
+    from debtsale.changes import Documentation
+
+    book = LedgerBuilder()
+    book.customer("C1", contact="ap@c1.test", documentation=Documentation.SIGNED_CONTRACT)
+    book.customer("C2")
+    for n, customer in enumerate(("C1", "C2", "C2", "C2")):
+        book.invoice(f"A{n}", customer, "1000.00", invoice_date=date(2025, 1, 2))
+    book.pay("P1", "C2", date(2025, 3, 1), {"A1": "10.00"})
+    report = value_receivables(book.ledger, sample_agreement(), date(2025, 6, 30))
+    shares = {c.documentation: c.completeness for c in report.cohorts}
+    signed, invoice_only = shares["signed_contract"], shares["invoice_only"]
+    assert signed["contact"] == signed["documents"] == Decimal(1)
+    assert invoice_only["contact"] == invoice_only["documents"] == Decimal(0)
+    assert invoice_only["last_payment"] == Decimal("0.3333")
+    assert invoice_only["principal"] == invoice_only["address"] == Decimal(1)

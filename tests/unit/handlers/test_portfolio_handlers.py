@@ -112,3 +112,33 @@ def test_an_unknown_agreement_is_a_clear_error(uow: FakeUnitOfWork) -> None:
     )
     with pytest.raises(RuleViolation, match=r"no agreement nope"):
         cut_portfolio(uow, unknown)
+
+
+def test_a_row_missing_a_required_field_stops_the_close_naming_row_and_field() -> None:
+    from debtsale.changes import PostalAddress
+
+    uow = FakeUnitOfWork()
+    agreement = sample_agreement()
+    layout = agreement.file.model_copy(update={"required": ("address_line1", "city")})
+    uow.agreements = FakeAgreementStore(agreement.model_copy(update={"file": layout}))
+    book = LedgerBuilder(tenant="t1")
+    book.customer("C0")
+    book.customer("C1", address=PostalAddress(("9 Pier Rd",), "", "IL", "62701"))  # no city
+    for n in range(2):
+        book.invoice(f"I{n}", f"C{n}", "1000.00", invoice_date=date(2025, 1, 2))
+    for change in book.changes:
+        apply_ledger_change(uow, "t1", change)
+    cut_portfolio(uow, CUT)
+    events_before = list(uow.events.events)
+    with pytest.raises(RuleViolation, match=r"sale file row 2 \(receivable I1\): field city") as e:
+        close_portfolio(uow, CLOSE)
+    assert e.value.rule == "salefile.schema"
+    portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    assert portfolio.live
+    assert uow.sale_files.summary("P1") is None  # no file recorded, so nothing to deliver
+    assert uow.events.events == events_before  # no PortfolioClosed: no delivery starts
+    # completed in the books, the same command closes
+    book.customer("C1")
+    apply_ledger_change(uow, "t1", book.changes[-1])
+    assert close_portfolio(uow, CLOSE) is Outcome.APPLIED
