@@ -34,6 +34,13 @@ def demo(
         Path,
         typer.Option("--workdir", help="Where the demo keeps its data (cleared each run)."),
     ] = Path("demo-run"),
+    platform: Annotated[
+        str,
+        typer.Option(
+            "--platform",
+            help="Whose emulator holds the firm's books: quickbooks (the default) or xero.",
+        ),
+    ] = "quickbooks",
 ) -> None:
     """Run the main job end to end on embedded defaults (SQLite, embedded NATS)."""
     with Progress(
@@ -55,7 +62,7 @@ def demo(
             console.print(f"[green]✓[/] {message}")
 
         try:
-            result = asyncio.run(run_demo(workdir, step, progress))
+            result = asyncio.run(run_demo(workdir, step, progress, platform))
         except DemoError as error:
             err_console.print(f"[bold red]demo failed:[/] {escape(str(error))}")
             raise typer.Exit(code=1) from None
