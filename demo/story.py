@@ -31,7 +31,7 @@ from debtsale.portfolio import Portfolio
 from debtsale.putback import PutbackStatus
 from debtsale.valuation import value_receivables
 from demo.buyer import agreement_with_delivery, buyer_key
-from demo.firms import FIRMS, DemoFirm
+from demo.firms import FIRMS, DemoFirm, QuickBooksFirm
 from demo.outputs import write_outputs
 from demo.result import DemoError, DemoResult, prepare_workdir
 from emulators.sftp_buyer import LoopbackSftp
@@ -405,7 +405,7 @@ async def run_demo(
     workdir: Path,
     step: Callable[[str], None] = lambda _: None,
     progress: Progress = lambda _label, _done, _total: None,
-    platform: str = "quickbooks",
+    platform: str = QuickBooksFirm.platform,
 ) -> DemoResult:
     """Run the demo in ``workdir`` on ``platform``'s emulator; ``step`` hears each milestone."""
     if platform not in FIRMS:

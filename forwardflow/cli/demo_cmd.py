@@ -25,6 +25,7 @@ from forwardflow.cli.render import (
     reconciliation_table,
     valuation_table,
 )
+from forwardflow.platforms import PLATFORMS
 
 __all__ = ["demo"]
 
@@ -38,9 +39,10 @@ def demo(
         str,
         typer.Option(
             "--platform",
-            help="Whose emulator holds the firm's books: quickbooks (the default) or xero.",
+            help="Whose emulator holds the firm's books: a registered platform's name "
+            "(the first in the registry by default).",
         ),
-    ] = "quickbooks",
+    ] = PLATFORMS[0].name,
 ) -> None:
     """Run the main job end to end on embedded defaults (SQLite, embedded NATS)."""
     with Progress(
