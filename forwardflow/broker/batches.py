@@ -1,0 +1,214 @@
+"""Ledger partitions in batches: fetch many, apply them in order in one commit, then ack.
+
+A message round trip per event (fetch one, apply, commit, ack, fetch the next) was the
+ceiling of the ledger pipeline. A partition now fetches up to ``batch_size`` messages,
+applies them in stream order in one transaction and acks them after its commit, so a
+crash before the commit redelivers the batch and the inbox makes it exactly once.
+
+One bad message never holds up the rest: an undecodable one, or one that breaks a rule
+(or fails on its last allowed delivery), is dead-lettered and the batch is applied
+without it. A transient failure commits what came before it, then waits its backoff
+holding the rest (told to the server as in progress) and hands them back at once, in
+order: JetStream redelivers before it delivers anything newer, so the order per account
+survives a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+
+from debtsale.changes import LedgerChange
+from debtsale.errors import DomainError
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.deadletter import dead_letter
+from forwardflow.broker.envelope import read_envelope
+from handlers.ledger import BatchItemError
+from handlers.outcome import Outcome
+from handlers.ports import UnitOfWork
+
+__all__ = ["ApplyBatch", "LedgerBatches", "one_by_one"]
+
+log = logging.getLogger("forwardflow.handlers")
+
+ApplyBatch = Callable[[UnitOfWork, Sequence[tuple[str, LedgerChange]]], list[Outcome]]
+"""Apply (tenant, change) pairs in order; a failing one is named by ``BatchItemError``."""
+
+
+def one_by_one(apply: Callable[[Any, str, LedgerChange], Outcome]) -> ApplyBatch:
+    """A batch applied by a one-change handler, each change in its own commit.
+
+    What came before a failure is committed already; applied again with the rest, the
+    inbox answers it as a duplicate.
+    """
+
+    def run(uow: UnitOfWork, changes: Sequence[tuple[str, LedgerChange]]) -> list[Outcome]:
+        outcomes = []
+        for index, (tenant, change) in enumerate(changes):
+            try:
+                outcomes.append(apply(uow, tenant, change))
+            except Exception as error:
+                raise BatchItemError(index, error) from error
+        return outcomes
+
+    return run
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A fetched message, decoded, not yet acknowledged."""
+
+    raw: Msg
+    delivered: int
+    tenant: str
+    change: LedgerChange
+
+
+def _delivered(raw: Msg) -> int:
+    return raw.metadata.num_delivered if raw.metadata and raw.metadata.num_delivered else 1
+
+
+def _sequence(raw: Msg) -> int:
+    return raw.metadata.sequence.stream if raw.metadata and raw.metadata.sequence else 0
+
+
+class LedgerBatches:
+    """The handler of one partition's batches (see the module's docstring)."""
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        app: Forwardflow,
+        consumer: str,
+        apply: ApplyBatch,
+        *,
+        permanent: tuple[type[Exception], ...],
+        backoff: Callable[[int], float],
+    ) -> None:
+        self._broker = broker
+        self._app = app
+        self._consumer = consumer
+        self._apply = apply
+        self._permanent = permanent
+        self._backoff = backoff
+        self._max_deliver = app.settings.broker.max_deliver
+
+    async def __call__(self, messages: Sequence[Msg]) -> None:
+        """Apply a fetched batch; every message ends acked, dead-lettered or handed back."""
+        held = []
+        for raw in sorted(messages, key=_sequence):
+            try:
+                tenant, change = read_envelope(raw.data)
+                if not isinstance(change, LedgerChange):
+                    kind = type(change).__name__
+                    raise DomainError("ledger.type", f"{kind} is not a ledger change")
+            except Exception as error:  # undecodable: no retry can fix it
+                await self._park(raw, _delivered(raw), f"{type(error).__name__}: {error}")
+                continue
+            held.append(_Held(raw, _delivered(raw), tenant, change))
+        await self._apply_in_order(held)
+
+    async def _apply_in_order(self, held: list[_Held]) -> None:
+        while held:
+            work = [(h.tenant, h.change) for h in held]
+            try:
+                outcomes = await self._app.run_db(self._apply, self._app.unit_of_work(), work)
+            except BatchItemError as failed:
+                culprit, error = held[failed.index], failed.error
+                if isinstance(error, self._permanent):
+                    await self._park(culprit.raw, culprit.delivered, _reason(error))
+                elif culprit.delivered >= self._max_deliver:
+                    await self._park(culprit.raw, culprit.delivered, _gave_up(culprit, error))
+                else:
+                    await self._apply_in_order(held[: failed.index])
+                    await self._hand_back(held[failed.index :], culprit, error)
+                    return
+                held = held[: failed.index] + held[failed.index + 1 :]
+                continue
+            except Exception as error:  # the store, not one message: as if the first failed
+                first = held[0]
+                if first.delivered >= self._max_deliver:
+                    await self._park(first.raw, first.delivered, _gave_up(first, error))
+                    held = held[1:]
+                    continue
+                await self._hand_back(held, first, error)
+                return
+            await self._acknowledge(held, outcomes)
+            return
+
+    async def _acknowledge(self, held: list[_Held], outcomes: list[Outcome]) -> None:
+        for message in held:
+            await message.raw.ack()
+        counts = Counter(outcome.value for outcome in outcomes)
+        log.info(
+            "handled batch consumer=%s size=%d first_event_id=%s last_event_id=%s %s",
+            self._consumer,
+            len(held),
+            held[0].change.event_id,
+            held[-1].change.event_id,
+            " ".join(f"{name}={count}" for name, count in sorted(counts.items())),
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            for message, outcome in zip(held, outcomes, strict=True):
+                log.debug(
+                    "handled event_id=%s consumer=%s outcome=%s",
+                    message.change.event_id,
+                    self._consumer,
+                    outcome,
+                )
+
+    async def _hand_back(self, held: list[_Held], culprit: _Held, error: Exception) -> None:
+        """Wait the culprit's backoff holding ``held``, then give them back in order."""
+        delay = self._backoff(culprit.delivered)
+        log.info(
+            "retrying event_id=%s delivered=%d error=%s held=%d delay=%.1fs",
+            culprit.change.event_id,
+            culprit.delivered,
+            type(error).__name__,
+            len(held),
+            delay,
+        )
+        beat = self._app.settings.broker.ack_wait_seconds / 2
+        while delay > 0:
+            await asyncio.sleep(min(beat, delay))
+            delay -= beat
+            if delay > 0:
+                for message in held:
+                    await message.raw.in_progress()
+        for message in held:
+            await message.raw.nak()
+
+    async def _park(self, raw: Msg, delivered: int, reason: str) -> None:
+        await dead_letter(
+            self._broker,
+            self._app.topology,
+            consumer=self._consumer,
+            subject=raw.subject,
+            headers=dict(raw.headers or {}),
+            body=raw.data,
+            reason=reason,
+            delivered=delivered,
+            stream_seq=_sequence(raw) or None,
+        )
+        await raw.ack()
+        log.warning(
+            "dead-lettered event_id=%s consumer=%s reason=%s",
+            dict(raw.headers or {}).get("event_id", ""),
+            self._consumer,
+            reason.split(":", 1)[0],
+        )
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _gave_up(message: _Held, error: Exception) -> str:
+    return f"gave up after {message.delivered} deliveries: {_reason(error)}"
