@@ -42,7 +42,8 @@ def apply_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> O
     """Record ``change`` for ``tenant`` unless its event id was seen; commit inbox and fact."""
     with uow:
         outcome = record_ledger_change(uow, tenant, change)
-        uow.commit()
+        if outcome is not Outcome.DUPLICATE:  # a redelivery changed nothing to commit
+            uow.commit()
     return outcome
 
 

@@ -210,6 +210,8 @@ class QuickBooks:
             context.payment_links,
             context.publisher(company_id),
             progress,
+            page=_settings(context).backfill_page_size,
+            workers=_settings(context).backfill_workers,
         )
 
     # ------------------------------------------------------------------ the books
