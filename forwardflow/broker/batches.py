@@ -5,6 +5,19 @@ ceiling of the ledger pipeline. A partition now fetches up to ``batch_size`` mes
 applies them in stream order in one transaction and acks them after its commit, so a
 crash before the commit redelivers the batch and the inbox makes it exactly once.
 
+Order per account across processes: several handler processes share a partition's
+durable consumer, so a partition is applied only by the process holding its lease
+(``forwardflow.store.leases``); another that fetched a batch hands it back and waits
+for the lease (a takeover when the holder dies). The holder applies a batch only when it
+is next in line: for first deliveries, the run delivered to it back to back (by the
+consumer's delivery sequence: a message delivered in between to a pull request that had
+already expired is cut off with everything after it) whose oldest message follows the
+last acknowledged one; for redeliveries, only when nothing else of the partition is
+unacknowledged. Otherwise the batch waits, kept alive, and after ``ack_wait`` goes back
+in line behind what was in the way. The server never drops a handed-back message (the
+ledger consumers have no ``max_deliver`` of their own; a failing message is
+dead-lettered by its delivery count here).
+
 One bad message never holds up the rest: an undecodable one, or one that breaks a rule
 (or fails on its last allowed delivery), is dead-lettered and the batch is applied
 without it. A transient failure commits what came before it, then waits its backoff
@@ -17,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,12 +38,14 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 
 from debtsale.changes import LedgerChange
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import read_envelope
+from forwardflow.store.leases import PartitionLeases
 from handlers.ledger import BatchItemError
 from handlers.outcome import Outcome
 from handlers.ports import UnitOfWork
@@ -75,6 +91,10 @@ def _delivered(raw: Msg) -> int:
     return raw.metadata.num_delivered if raw.metadata and raw.metadata.num_delivered else 1
 
 
+def _delivery(raw: Msg) -> int:
+    return raw.metadata.sequence.consumer if raw.metadata and raw.metadata.sequence else 0
+
+
 def _sequence(raw: Msg) -> int:
     return raw.metadata.sequence.stream if raw.metadata and raw.metadata.sequence else 0
 
@@ -89,12 +109,18 @@ class LedgerBatches:
         consumer: str,
         apply: ApplyBatch,
         *,
+        subject: str,
+        leases: PartitionLeases,
         permanent: tuple[type[Exception], ...],
         backoff: Callable[[int], float],
     ) -> None:
         self._broker = broker
         self._app = app
         self._consumer = consumer
+        self._leases = leases
+        self._subject = subject
+        self._subscriber: Any = None
+        self._stream = app.topology.stream("LEDGER")
         self._apply = apply
         self._permanent = permanent
         self._backoff = backoff
@@ -102,6 +128,9 @@ class LedgerBatches:
 
     async def __call__(self, messages: Sequence[Msg]) -> None:
         """Apply a fetched batch; every message ends acked, dead-lettered or handed back."""
+        if not await self._leased():
+            await self._wait_for_lease(messages)
+            return
         held = []
         for raw in sorted(messages, key=_sequence):
             try:
@@ -113,7 +142,85 @@ class LedgerBatches:
                 await self._park(raw, _delivered(raw), f"{type(error).__name__}: {error}")
                 continue
             held.append(_Held(raw, _delivered(raw), tenant, change))
+        held = await self._back_to_back(held)
+        if held and not await self._wait_in_line(held):
+            return
         await self._apply_in_order(held)
+
+    async def _back_to_back(self, held: list[_Held]) -> list[_Held]:
+        """First deliveries: the run delivered back to back; the rest is handed back."""
+        if not held or any(h.delivered > 1 for h in held):
+            return held
+        by_delivery = sorted(held, key=lambda h: _delivery(h.raw))
+        run = 1
+        while run < len(by_delivery) and (
+            _delivery(by_delivery[run].raw) == _delivery(by_delivery[run - 1].raw) + 1
+        ):
+            run += 1
+        for message in by_delivery[run:]:
+            await message.raw.nak()
+        return sorted(by_delivery[:run], key=lambda h: _sequence(h.raw))
+
+    def watch(self, subscriber: Any) -> None:
+        """The FastStream subscriber this handler serves: waits end when it stops."""
+        self._subscriber = subscriber
+
+    def _running(self) -> bool:
+        return self._subscriber is None or bool(getattr(self._subscriber, "running", True))
+
+    async def _leased(self) -> bool:
+        return await asyncio.to_thread(self._leases.hold, self._consumer)
+
+    async def _wait_for_lease(self, messages: Sequence[Msg]) -> None:
+        """Hand the batch back and wait (blocking this partition's fetches) for the lease."""
+        for raw in messages:
+            await raw.nak()
+        log.info("partition %s is applied by another process: waiting", self._consumer)
+        while self._running() and not await self._leased():
+            await asyncio.sleep(1.0)
+
+    async def _wait_in_line(self, held: list[_Held]) -> bool:
+        """Wait until nothing else of the partition is unacknowledged; False when that
+        took ``ack_wait`` (the batch is then handed back, behind what was in the way)."""
+        ack_wait = self._app.settings.broker.ack_wait_seconds
+        deadline = time.monotonic() + ack_wait + 1
+        beat = time.monotonic() + ack_wait / 2
+        fresh = all(h.delivered == 1 for h in held)
+        while not await self._next_in_line(held, fresh):
+            if time.monotonic() > deadline or not self._running():
+                log.info(
+                    "batch behind unacknowledged messages consumer=%s first_seq=%d: handed back",
+                    self._consumer,
+                    _sequence(held[0].raw),
+                )
+                for message in held:
+                    await message.raw.nak()
+                return False
+            if time.monotonic() > beat:
+                beat = time.monotonic() + ack_wait / 2
+                for message in held:
+                    await message.raw.in_progress()
+            await asyncio.sleep(0.05)
+        return True
+
+    async def _next_in_line(self, held: list[_Held], fresh: bool) -> bool:
+        """First deliveries back to back: every older message of the partition is
+        acknowledged; redeliveries: the batch is all the partition has unacknowledged."""
+        jetstream = self._broker.connection.jetstream()
+        info = await jetstream.consumer_info(self._stream, self._consumer)
+        if not fresh:
+            return (info.num_ack_pending or 0) <= len(held)
+        first = _sequence(held[0].raw)
+        floor = info.ack_floor.stream_seq if info.ack_floor and info.ack_floor.stream_seq else 0
+        if floor + 1 >= first:
+            return True
+        try:
+            older = await jetstream.get_msg(
+                self._stream, seq=floor + 1, subject=self._subject, next=True
+            )
+        except NotFoundError:
+            return True
+        return older.seq is None or older.seq >= first
 
     async def _apply_in_order(self, held: list[_Held]) -> None:
         while held:

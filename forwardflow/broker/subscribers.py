@@ -35,6 +35,7 @@ from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
 from forwardflow.notices import fetch_notice
 from forwardflow.postings import apply_posted_event, post_journal_event
+from forwardflow.store.leases import partition_leases
 from handlers.outcome import Outcome
 from handlers.registry import LEDGER_BATCH_HANDLER, handle_command
 
@@ -224,14 +225,22 @@ def register_ledger_subscribers(
     """
     topology = app.topology
     batch = LEDGER_BATCH_HANDLER if apply is None else one_by_one(apply)
+    leases = partition_leases(app.engine, app.settings.data_dir / "leases")
     size = app.settings.broker.ledger_batch_size
     for partition in range(topology.partitions):
         subject = topology.ledger_filter(partition)
         consumer = topology.ledger_consumer(partition)
         handler = LedgerBatches(
-            broker, app, consumer, batch, permanent=PERMANENT_ERRORS, backoff=_backoff
+            broker,
+            app,
+            consumer,
+            batch,
+            subject=subject,
+            leases=leases,
+            permanent=PERMANENT_ERRORS,
+            backoff=_backoff,
         )
-        broker.subscriber(
+        subscriber = broker.subscriber(
             subject,
             stream=JStream(topology.stream("LEDGER"), declare=False),
             durable=consumer,
@@ -243,7 +252,9 @@ def register_ledger_subscribers(
                 ack_policy=JsAckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 max_ack_pending=size,
-                max_deliver=app.settings.broker.max_deliver + 1,  # we dead-letter on the last
+                # unlimited: a batch handed back to keep the order must never be dropped;
+                # a failing message is dead-lettered by its delivery count (batches.py)
+                max_deliver=-1,
                 ack_wait=app.settings.broker.ack_wait_seconds,
                 filter_subject=subject,
             ),
@@ -251,7 +262,9 @@ def register_ledger_subscribers(
             title=f"ledger partition {partition}",
             description="Ledger changes of every tenant in this partition, applied in order, "
             "a batch per commit.",
-        )(_batch_handler(handler))
+        )
+        subscriber(_batch_handler(handler))
+        handler.watch(subscriber)
 
 
 def _batch_handler(batches: LedgerBatches) -> Callable[..., Awaitable[None]]:
