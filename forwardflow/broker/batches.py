@@ -91,6 +91,17 @@ def _delivered(raw: Msg) -> int:
     return raw.metadata.num_delivered if raw.metadata and raw.metadata.num_delivered else 1
 
 
+def _latest_copies(held: list[_Held]) -> list[_Held]:
+    """One copy of each message: the last delivered, when a batch collected one twice (its
+    earlier delivery went to a pull request that had expired, or was handed back)."""
+    latest: dict[int, _Held] = {}
+    for message in held:
+        seen = latest.get(_sequence(message.raw))
+        if seen is None or _delivery(message.raw) > _delivery(seen.raw):
+            latest[_sequence(message.raw)] = message
+    return [latest[sequence] for sequence in sorted(latest)]
+
+
 def _delivery(raw: Msg) -> int:
     return raw.metadata.sequence.consumer if raw.metadata and raw.metadata.sequence else 0
 
@@ -142,6 +153,7 @@ class LedgerBatches:
                 await self._park(raw, _delivered(raw), f"{type(error).__name__}: {error}")
                 continue
             held.append(_Held(raw, _delivered(raw), tenant, change))
+        held = _latest_copies(held)
         held = await self._back_to_back(held)
         if held and not await self._wait_in_line(held):
             return
