@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from faststream.nats import NatsBroker
+from faststream.nats import ConsumerConfig, NatsBroker
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
@@ -121,6 +121,7 @@ class LedgerBatches:
         apply: ApplyBatch,
         *,
         subject: str,
+        config: ConsumerConfig,
         leases: PartitionLeases,
         permanent: tuple[type[Exception], ...],
         backoff: Callable[[int], float],
@@ -130,6 +131,8 @@ class LedgerBatches:
         self._consumer = consumer
         self._leases = leases
         self._subject = subject
+        self._config = config
+        self._configured = False
         self._subscriber: Any = None
         self._stream = app.topology.stream("LEDGER")
         self._apply = apply
@@ -142,6 +145,8 @@ class LedgerBatches:
         if not await self._leased():
             await self._wait_for_lease(messages)
             return
+        if not self._configured:
+            await self._bring_consumer_up_to_date()
         held = []
         for raw in sorted(messages, key=_sequence):
             try:
@@ -155,9 +160,10 @@ class LedgerBatches:
             held.append(_Held(raw, _delivered(raw), tenant, change))
         held = _latest_copies(held)
         held = await self._back_to_back(held)
-        if held and not await self._wait_in_line(held):
-            return
-        await self._apply_in_order(held)
+        if held:
+            held = await self._wait_in_line(held)
+        if held:
+            await self._apply_in_order(held)
 
     async def _back_to_back(self, held: list[_Held]) -> list[_Held]:
         """First deliveries: the run delivered back to back; the rest is handed back."""
@@ -172,6 +178,24 @@ class LedgerBatches:
         for message in by_delivery[run:]:
             await message.raw.nak()
         return sorted(by_delivery[:run], key=lambda h: _sequence(h.raw))
+
+    async def _bring_consumer_up_to_date(self) -> None:
+        """A durable consumer made by an earlier version (one message in flight, the
+        server's own max_deliver) is given this configuration (JetStream updates it)."""
+        jetstream = self._broker.connection.jetstream()
+        held = (await jetstream.consumer_info(self._stream, self._consumer)).config
+        wanted = self._config
+        if (held.max_ack_pending, held.max_deliver) != (wanted.max_ack_pending, wanted.max_deliver):
+            await jetstream.add_consumer(self._stream, config=wanted)
+            log.info(
+                "consumer %s updated: max_ack_pending %s → %s, max_deliver %s → %s",
+                self._consumer,
+                held.max_ack_pending,
+                wanted.max_ack_pending,
+                held.max_deliver,
+                wanted.max_deliver,
+            )
+        self._configured = True
 
     def watch(self, subscriber: Any) -> None:
         """The FastStream subscriber this handler serves: waits end when it stops."""
@@ -191,48 +215,61 @@ class LedgerBatches:
         while self._running() and not await self._leased():
             await asyncio.sleep(1.0)
 
-    async def _wait_in_line(self, held: list[_Held]) -> bool:
-        """Wait until nothing else of the partition is unacknowledged; False when that
-        took ``ack_wait`` (the batch is then handed back, behind what was in the way)."""
+    async def _wait_in_line(self, held: list[_Held]) -> list[_Held]:
+        """What of the batch is next in line, once something is; the rest is handed back.
+        Nothing, when ``ack_wait`` passed first (all of it handed back, behind what was in
+        the way: a message held elsewhere or lost, which the server redelivers by then)."""
         ack_wait = self._app.settings.broker.ack_wait_seconds
         deadline = time.monotonic() + ack_wait + 1
         beat = time.monotonic() + ack_wait / 2
         fresh = all(h.delivered == 1 for h in held)
-        while not await self._next_in_line(held, fresh):
+        while not (count := await self._in_line(held, fresh)):
             if time.monotonic() > deadline or not self._running():
                 log.info(
                     "batch behind unacknowledged messages consumer=%s first_seq=%d: handed back",
                     self._consumer,
                     _sequence(held[0].raw),
                 )
-                for message in held:
-                    await message.raw.nak()
-                return False
+                count = 0
+                break
             if time.monotonic() > beat:
                 beat = time.monotonic() + ack_wait / 2
                 for message in held:
                     await message.raw.in_progress()
             await asyncio.sleep(0.05)
-        return True
+        for message in held[count:]:
+            await message.raw.nak()
+        return held[:count]
 
-    async def _next_in_line(self, held: list[_Held], fresh: bool) -> bool:
-        """First deliveries back to back: every older message of the partition is
-        acknowledged; redeliveries: the batch is all the partition has unacknowledged."""
+    async def _in_line(self, held: list[_Held], fresh: bool) -> int:
+        """How many of the batch (in stream order) follow the last acknowledged message of
+        the partition with nothing else between them.
+
+        First deliveries delivered back to back: all, when the oldest follows the ack
+        floor (one look at the stream). Redeliveries: walked one by one from the floor (they
+        are rare: after a failure or a takeover)."""
         jetstream = self._broker.connection.jetstream()
         info = await jetstream.consumer_info(self._stream, self._consumer)
-        if not fresh:
-            return (info.num_ack_pending or 0) <= len(held)
-        first = _sequence(held[0].raw)
-        floor = info.ack_floor.stream_seq if info.ack_floor and info.ack_floor.stream_seq else 0
-        if floor + 1 >= first:
-            return True
-        try:
-            older = await jetstream.get_msg(
-                self._stream, seq=floor + 1, subject=self._subject, next=True
-            )
-        except NotFoundError:
-            return True
-        return older.seq is None or older.seq >= first
+        cursor = (
+            info.ack_floor.stream_seq + 1 if info.ack_floor and info.ack_floor.stream_seq else 1
+        )
+        count = 0
+        for message in held:
+            sequence = _sequence(message.raw)
+            if sequence >= cursor:
+                try:
+                    following = await jetstream.get_msg(
+                        self._stream, seq=cursor, subject=self._subject, next=True
+                    )
+                except NotFoundError:
+                    following = None
+                if following is not None and following.seq is not None and following.seq < sequence:
+                    return count  # an older message of the partition is in the way
+                if fresh:
+                    return len(held)  # delivered back to back after it: none between
+                cursor = sequence + 1
+            count += 1  # (below the floor: acknowledged already, a duplicate to skip)
+        return count
 
     async def _apply_in_order(self, held: list[_Held]) -> None:
         while held:

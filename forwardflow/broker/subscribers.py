@@ -230,12 +230,24 @@ def register_ledger_subscribers(
     for partition in range(topology.partitions):
         subject = topology.ledger_filter(partition)
         consumer = topology.ledger_consumer(partition)
+        config = ConsumerConfig(
+            durable_name=consumer,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=size,
+            # unlimited: a batch handed back to keep the order must never be dropped;
+            # a failing message is dead-lettered by its delivery count (batches.py)
+            max_deliver=-1,
+            ack_wait=app.settings.broker.ack_wait_seconds,
+            filter_subject=subject,
+        )
         handler = LedgerBatches(
             broker,
             app,
             consumer,
             batch,
             subject=subject,
+            config=config,
             leases=leases,
             permanent=PERMANENT_ERRORS,
             backoff=_backoff,
@@ -247,17 +259,7 @@ def register_ledger_subscribers(
             pull_sub=PullSub(
                 batch_size=size, timeout=app.settings.broker.ledger_batch_wait_seconds, batch=True
             ),
-            config=ConsumerConfig(
-                durable_name=consumer,
-                ack_policy=JsAckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_ack_pending=size,
-                # unlimited: a batch handed back to keep the order must never be dropped;
-                # a failing message is dead-lettered by its delivery count (batches.py)
-                max_deliver=-1,
-                ack_wait=app.settings.broker.ack_wait_seconds,
-                filter_subject=subject,
-            ),
+            config=config,
             ack_policy=AckPolicy.MANUAL,
             title=f"ledger partition {partition}",
             description="Ledger changes of every tenant in this partition, applied in order, "
