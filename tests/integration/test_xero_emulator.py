@@ -1,0 +1,140 @@
+"""The Xero connector against the emulator: journals once, Retry-After obeyed, tokens rotated
+and never reused, the day limit held, payments found by polling (loopback only, seconds)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import httpx
+import pytest
+
+from connectors.platform import PAUSED
+from connectors.xero.client import DayLimitError, XeroApi, refresh_tokens
+from connectors.xero.poll import catch_up
+from connectors.xero.writeback import idempotency_key, manual_journal_body, post_manual_journal
+from debtsale.changes import PaymentDeleted, PaymentRecorded
+from debtsale.events import EntryLine, JournalEntryRequested
+from emulators.xero.app import XeroEmulator
+from emulators.xero.org import EmulatedOrganisation
+from emulators.xero.server import XeroServer
+from testkit.quickbooks_api import MemoryCheckpoints, MemoryPaymentLinks, MemoryTokenStore
+from testkit.xero import connect_tenant
+
+ACCOUNTS = {"due_to_buyer": "820", "cash": "090"}
+ENTRY = JournalEntryRequested(
+    portfolio_id="P-x",
+    entry_id="remittance:P-x:W1",
+    entry_date=date(2026, 11, 20),
+    memo="Remittance W1",
+    lines=(EntryLine("due_to_buyer", "125.00", "0.00"), EntryLine("cash", "0.00", "125.00")),
+)
+
+
+@pytest.fixture
+def server() -> Iterator[XeroServer]:
+    PAUSED.clear()
+    with XeroServer(XeroEmulator()) as running:
+        yield running
+    PAUSED.clear()
+
+
+def _org(server: XeroServer) -> EmulatedOrganisation:
+    return server.emulator.organisation(name="Emulated Dental")
+
+
+def test_a_manual_journal_retried_is_posted_once(server: XeroServer) -> None:
+    org = _org(server)
+    api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
+    body, key = manual_journal_body(ENTRY, ACCOUNTS), idempotency_key(ENTRY.entry_id)
+    first = api.put("ManualJournals", body, key)  # an answer lost, the same write again:
+    again = api.put("ManualJournals", body, key)
+    assert first["ManualJournalID"] == again["ManualJournalID"]
+    assert post_manual_journal(api, ENTRY, ACCOUNTS) == (first["ManualJournalID"], False)
+    assert len(org.manual_journals) == 1
+    lines = next(iter(org.manual_journals.values()))["JournalLines"]
+    assert [(x["AccountCode"], str(x["LineAmount"])) for x in lines] == [
+        ("820", "125.00"),
+        ("090", "-125.00"),
+    ]
+
+
+def test_a_429_with_retry_after_2_waits_2_seconds(server: XeroServer) -> None:
+    org = _org(server)
+    api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
+    server.emulator.inject("429", "/Invoices", retry_after=2)
+    began = time.monotonic()
+    assert api.modified("Invoices", None) == []
+    assert 2.0 <= time.monotonic() - began < 3.0
+
+
+def test_the_day_limit_stops_calls_to_that_organisation(server: XeroServer) -> None:
+    org = _org(server)
+    api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
+    server.emulator.inject("day", "/Invoices", retry_after=3600)
+    with pytest.raises(DayLimitError):
+        api.modified("Invoices", None)
+    calls = len(server.emulator.calls)
+    with pytest.raises(DayLimitError):
+        api.modified("Contacts", None)
+    assert len(server.emulator.calls) == calls  # nothing was sent
+
+
+def test_a_refresh_token_used_twice_is_refused(server: XeroServer) -> None:
+    org = _org(server)
+    store = MemoryTokenStore()
+    connect_tenant(server.settings(), org.tenant_id, store)
+    spent = store.load(org.tenant_id).refresh_token
+    fresh = refresh_tokens(server.settings(), spent)
+    assert fresh.refresh_token != spent
+    answer = httpx.post(
+        f"{server.url}/connect/token",
+        data={"grant_type": "refresh_token", "refresh_token": spent},
+        auth=(server.emulator.identity.client_id, server.emulator.identity.client_secret),
+    )
+    assert (answer.status_code, answer.json()) == (400, {"error": "invalid_grant"})
+    assert server.emulator.identity.reused_refresh_tokens == 1
+
+
+def test_concurrent_callers_after_expiry_refresh_once_and_never_reuse_a_token(
+    server: XeroServer,
+) -> None:
+    org = _org(server)
+    store = MemoryTokenStore()
+    settings = server.settings()
+    connect_tenant(settings, org.tenant_id, store)
+    server.emulator.identity.expire_access_tokens()
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            XeroApi(org.tenant_id, store, settings).modified("Contacts", None)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert server.emulator.identity.refreshes == 1
+    assert server.emulator.identity.reused_refresh_tokens == 0
+
+
+def test_payments_made_and_deleted_are_found_by_polling(server: XeroServer) -> None:
+    org = _org(server)
+    api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
+    contact = org.add_contact("Polled Dental")["ContactID"]
+    invoice = org.add_invoice(contact, "900.00", date(2026, 1, 5))["InvoiceID"]
+    points, links, published = MemoryCheckpoints(), MemoryPaymentLinks(), []
+    catch_up(api, points, links, published.extend)
+    payment = org.pay(invoice, "300.00", date(2026, 11, 20))["PaymentID"]
+    catch_up(api, points, links, published.extend)
+    assert any(isinstance(c, PaymentRecorded) and c.payment_id == payment for c in published)
+    org.delete_payment(payment)
+    catch_up(api, points, links, published.extend)
+    assert any(isinstance(c, PaymentDeleted) and c.payment_id == payment for c in published)
+    assert org.invoices[invoice]["AmountDue"] == 900
