@@ -234,3 +234,19 @@ def test_checkpoints_move_forward_only_and_a_crash_re_fetches() -> None:
     catch_up(api, points, links, published.extend, now=SEEN, sweep=timedelta(days=1))  # type: ignore[arg-type]
     assert dict(api.asked)["Invoices"] == SEEN - timedelta(days=1)
     assert points.get(T, "Payments") == SEEN - timedelta(seconds=30)
+
+
+def test_readiness_names_an_organisation_whose_day_limit_is_spent() -> None:
+    from types import SimpleNamespace
+
+    from forwardflow.web.health import _paused_companies
+
+    PAUSED.clear()
+    PAUSED[("xero", T)] = datetime.now(UTC) + timedelta(hours=2)
+    PAUSED[("xero", "gone")] = datetime.now(UTC) - timedelta(minutes=1)
+    try:
+        found = _paused_companies(SimpleNamespace(platforms={"xero": None}))  # type: ignore[arg-type]
+    finally:
+        PAUSED.clear()
+    assert len(found) == 1
+    assert found[0].startswith(f"xero {T}: calls paused until")

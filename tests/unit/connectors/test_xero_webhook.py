@@ -114,3 +114,16 @@ def test_the_same_event_twice_in_a_body_is_one_notice_with_a_stable_id() -> None
     first = parse_notices(body)
     assert len(first) == 1
     assert [n.event_id for n in parse_notices(body)] == [first[0].event_id]
+
+
+def test_the_webhook_key_comes_from_its_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from connectors.xero.settings import XeroSettings
+    from forwardflow.settings import load_settings
+
+    monkeypatch.setenv("FORWARDFLOW_XERO__WEBHOOK_KEY", "from-the-environment")
+    section = load_settings().platform("xero")
+    assert isinstance(section, XeroSettings)
+    assert section.webhook_key is not None
+    assert section.webhook_key.get_secret_value() == "from-the-environment"
