@@ -81,6 +81,11 @@ class XeroEmulator:
             return org
         return self.orgs[tenant_id]
 
+    def send_webhooks_to(self, url: str | None) -> None:
+        """Where signed webhooks go from now on (forwardflow's ``/webhooks/xero``)."""
+        assert self.sender is not None
+        self.webhook_url = self.sender.url = url
+
     def inject(
         self, kind: str, path: str = "/api.xro/", times: int = 1, retry_after: int = 2
     ) -> None:
