@@ -138,3 +138,43 @@ def test_payments_made_and_deleted_are_found_by_polling(server: XeroServer) -> N
     catch_up(api, points, links, published.extend)
     assert any(isinstance(c, PaymentDeleted) and c.payment_id == payment for c in published)
     assert org.invoices[invoice]["AmountDue"] == 900
+
+
+def test_a_scenario_seeds_organisations_and_control_endpoints_change_them(
+    server: XeroServer,
+) -> None:
+    from emulators.xero.scenario import load_scenario
+
+    ids = load_scenario(
+        server.emulator,
+        {
+            "organisations": [
+                {
+                    "ref": "o1",
+                    "name": "Scenario Dental",
+                    "contacts": [{"ref": "c1", "name": "Red Rock Diner"}],
+                    "invoices": [
+                        {"ref": "i1", "contact": "c1", "amount": "500", "date": "2025-01-02"}
+                    ],
+                    "payments": [
+                        {"ref": "p1", "invoice": "i1", "amount": "100", "date": "2025-02-01"}
+                    ],
+                    "credit_notes": [
+                        {
+                            "contact": "c1",
+                            "amount": "50",
+                            "date": "2025-02-02",
+                            "allocations": {"i1": "50"},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    org = server.emulator.orgs[ids["o1"]]
+    assert org.invoices[ids["i1"]]["AmountDue"] == 350
+    answer = httpx.post(
+        f"{server.url}/_emulator/{ids['o1']}/delete-payment", json={"payment": ids["p1"]}
+    )
+    assert answer.json()["Status"] == "DELETED"
+    assert org.invoices[ids["i1"]]["AmountDue"] == 450

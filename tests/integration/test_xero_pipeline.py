@@ -181,6 +181,8 @@ async def test_a_payment_after_the_cut_off_arrives_by_the_invoice_webhook_within
     webhooked: Forwardflow, emulator: XeroServer
 ) -> None:
     app = webhooked
+    assert emulator.emulator.sender is not None  # Xero checks the endpoint before enabling it
+    assert await asyncio.to_thread(emulator.emulator.sender.intent_to_receive)
     invoice = await _connected_and_cut(app, emulator, close=False)
     org = _org(emulator)
     org.pay(invoice, "120.00", date(2025, 7, 5))  # Xero sends no payment event: only INVOICE
