@@ -189,6 +189,17 @@ async def test_a_payment_after_the_cut_off_arrives_by_the_invoice_webhook_within
     await _eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 5)
     assert _closed_face(app, invoice) == Decimal("380.00")
     assert any(call.startswith("GET /api.xro/2.0/Payments/") for call in emulator.emulator.calls)
+    with app.unit_of_work() as uow:
+        sealed = uow.connection.exec_driver_sql(
+            "SELECT tokens FROM platform_companies"
+        ).scalar_one()
+    first = xero(app).tokens.load(org.tenant_id)
+    assert first.refresh_token.encode() not in sealed  # sealed at rest
+
+    again = await connect_in_browser(app, platform="xero")  # the same two ticked once more
+    sister = next(t for t in emulator.emulator.orgs if t != org.tenant_id)
+    assert again.json() == {"connected": sister}  # the one not connected yet, its own grant
+    assert xero(app).tokens.load(sister).refresh_token != first.refresh_token
 
 
 async def test_a_lost_webhook_is_healed_by_polling(
