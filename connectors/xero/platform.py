@@ -192,5 +192,11 @@ class Xero:
         customers: Sequence[str],
         posted: Sequence[Posted],
     ) -> Applied:
-        """Xero's manual journals cannot be applied to invoices (see ``writeback``)."""
-        return apply_entries(self.api(context, company_id), portfolio_id, customers, posted)
+        """Credit notes on the clearing account allocated to the invoices (see ``writeback``)."""
+        return apply_entries(
+            self.api(context, company_id),
+            portfolio_id,
+            customers,
+            posted,
+            _settings(context).accounts,
+        )

@@ -9,30 +9,46 @@ look-up misses a journal in flight, Xero's idempotency answers the first one aga
 Xero's manual journal lines are signed amounts (debits positive, credits negative)
 on account *codes*; the codes per forwardflow journal role are ``xero.accounts``.
 Xero keeps Accounts Receivable a system account that manual journals cannot touch, so
-the ``accounts_receivable`` role is mapped to a receivables clearing account there.
+the ``accounts_receivable`` role is a receivables *clearing* account there, and the
+entries are applied to the invoices with credit notes whose line is on that clearing
+account, allocated to the invoices (one reference per portfolio and customer, an ``FF``
+number that polling ignores): the clearing account nets to zero, the sold invoices
+close, one put back is reopened.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from connectors.platform import Applied, PlatformError, Posted
+from connectors.platform import (
+    Applied,
+    AuthorizationError,
+    PlatformError,
+    Posted,
+    TransientPlatformError,
+)
 from connectors.xero.client import XeroApi
 from debtsale.events import JournalEntryRequested
 
 __all__ = [
+    "APPLICATION_NOTE",
+    "application_reference",
     "apply_entries",
     "idempotency_key",
     "journal_reference",
     "manual_journal_body",
     "post_manual_journal",
+    "wanted_allocations",
 ]
 
 log = logging.getLogger("forwardflow.xero.writeback")
+
+APPLICATION_NOTE = "forwardflow: applies its journal entries to the invoices they concern"
 
 
 def journal_reference(entry_id: str) -> str:
@@ -97,19 +113,147 @@ def post_manual_journal(
     return str(made["ManualJournalID"]), True
 
 
-def apply_entries(
-    api: XeroApi, portfolio_id: str, customers: Sequence[str], posted: Sequence[Posted]
-) -> Applied:
-    """Nothing to apply in Xero: its manual journals cannot touch invoices.
+def application_reference(portfolio_id: str, customer_id: str) -> str:
+    """The reference of the credit notes applying a portfolio's entries for one customer."""
+    return journal_reference(f"apply:{portfolio_id}:{customer_id}")
 
-    The journals are in the books; the sold invoices keep their ``AmountDue`` (the
-    firm's receivable is reclassified through the clearing account). Every customer is
-    reported as waiting, so nothing is marked applied that Xero does not show.
+
+def wanted_allocations(customer_id: str, posted: Sequence[Posted]) -> dict[str, Decimal] | None:
+    """What the entries credit each of the customer's invoices, net of what they charge
+    it; None while an invoice is charged more than credited (an entry not posted yet)."""
+    by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in posted:
+        for customer, invoice, debit, credit in entry.receivables:
+            if customer == customer_id:
+                by_invoice[invoice] += Decimal(credit) - Decimal(debit)
+    if any(amount < 0 for amount in by_invoice.values()):
+        return None
+    return {invoice: amount for invoice, amount in sorted(by_invoice.items()) if amount}
+
+
+def _held(notes: Sequence[dict[str, Any]]) -> dict[str, Decimal]:
+    held: dict[str, Decimal] = defaultdict(Decimal)
+    for note in notes:
+        for allocation in note.get("Allocations") or []:
+            held[str(allocation["Invoice"]["InvoiceID"])] += Decimal(str(allocation["Amount"]))
+    return dict(held)
+
+
+def _due(api: XeroApi, invoices: Sequence[str]) -> dict[str, Decimal]:
+    due: dict[str, Decimal] = {}
+    for start in range(0, len(invoices), 50):
+        found = api.get("Invoices", {"IDs": ",".join(invoices[start : start + 50])}) or {}
+        for row in found.get("Invoices") or []:
+            due[str(row["InvoiceID"])] = Decimal(str(row.get("AmountDue", 0)))
+    return due
+
+
+def _credit(
+    api: XeroApi,
+    seen: Sequence[str],
+    customer: str,
+    parts: dict[str, Decimal],
+    reference: str,
+    day: str,
+    accounts: Mapping[str, str],
+) -> str:
+    """One credit note on the clearing account, allocated to the invoices."""
+    total = sum(parts.values(), Decimal(0))
+    note = {
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": customer},
+        "Date": day,
+        "Reference": reference,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "NoTax",
+        "LineItems": [
+            {
+                "Description": APPLICATION_NOTE,
+                "Quantity": 1,
+                "UnitAmount": total,
+                "AccountCode": accounts["accounts_receivable"],
+            }
+        ],
+    }
+    key = idempotency_key(f"{reference}:{sorted(seen)}:{sorted(parts.items())}")
+    made = api.put("CreditNotes", {"CreditNotes": [note]}, key)
+    note_id = str(made["CreditNoteID"])
+    allocations = [
+        {"Amount": amount, "Invoice": {"InvoiceID": invoice}, "Date": day}
+        for invoice, amount in sorted(parts.items())
+    ]
+    api.request("PUT", f"CreditNotes/{note_id}/Allocations", body={"Allocations": allocations})
+    return note_id
+
+
+def _take_back(api: XeroApi, notes: Sequence[dict[str, Any]]) -> None:
+    """Undo earlier applications: their allocations deleted, the notes voided."""
+    for note in notes:
+        note_id = str(note["CreditNoteID"])
+        for allocation in note.get("Allocations") or []:
+            api.request("DELETE", f"CreditNotes/{note_id}/Allocations/{allocation['AllocationID']}")
+        api.request("POST", f"CreditNotes/{note_id}", body={"CreditNotes": [{"Status": "VOIDED"}]})
+
+
+def apply_entries(
+    api: XeroApi,
+    portfolio_id: str,
+    customers: Sequence[str],
+    posted: Sequence[Posted],
+    accounts: Mapping[str, str],
+) -> Applied:
+    """Close what the entries settled: per customer, credit notes on the clearing account
+    allocated to the invoices (``Reference`` an FF number, so polling ignores them).
+
+    Increases add a credit note for the difference; anything else (an invoice put back
+    and reopened, a crash between creating and allocating) takes the earlier ones back
+    and writes one anew. A customer waits while an invoice owes less than is to be
+    allocated to it. Idempotent: applications already as wanted are left alone.
     """
-    log.info(
-        "xero has no journal applications tenant=%s portfolio=%s customers=%d",
-        api.tenant_id,
-        portfolio_id,
-        len(customers),
-    )
-    return Applied(made={}, waiting=list(customers), refused={})
+    result = Applied({}, [], {})
+    for customer in customers:
+        wanted = wanted_allocations(customer, posted)
+        if wanted is None:
+            result.waiting.append(customer)
+            continue
+        reference = application_reference(portfolio_id, customer)
+        found = api.get("CreditNotes", {"where": f'Reference=="{reference}"'}) or {}
+        notes = [
+            n for n in found.get("CreditNotes") or [] if n.get("Status") in ("AUTHORISED", "PAID")
+        ]
+        held = _held(notes)
+        if held == wanted:
+            if notes:
+                result.made[customer] = str(notes[-1]["CreditNoteID"])
+            continue
+        delta = {
+            i: wanted.get(i, Decimal(0)) - held.get(i, Decimal(0)) for i in set(wanted) | set(held)
+        }
+        grow = all(v >= 0 for v in delta.values()) and all(n.get("Allocations") for n in notes)
+        parts = {i: v for i, v in delta.items() if v > 0} if grow else wanted
+        due = _due(api, sorted(parts))
+        back = {} if grow else held
+        if any(
+            amount > due.get(i, Decimal(0)) + back.get(i, Decimal(0)) for i, amount in parts.items()
+        ):
+            result.waiting.append(customer)
+            continue
+        days = sorted(e.entry_date for e in posted if any(r[0] == customer for r in e.receivables))
+        try:
+            if not grow:
+                _take_back(api, notes)
+            if parts:
+                result.made[customer] = _credit(
+                    api,
+                    [str(n["CreditNoteID"]) for n in notes],
+                    customer,
+                    parts,
+                    reference,
+                    days[0],
+                    accounts,
+                )
+        except (TransientPlatformError, AuthorizationError):
+            raise
+        except PlatformError as error:
+            result.refused[customer] = str(error)
+    return result

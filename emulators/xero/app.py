@@ -32,11 +32,35 @@ from emulators.xero.webhooks import WebhookSender
 
 __all__ = ["Fault", "XeroEmulator"]
 
-_WHERE = re.compile(r'^Narration\.Contains\("([^"\\]{1,200})"\)$')
+_WHERE = re.compile(
+    r'^(Narration|Reference)(?:\.Contains\("([^"\\]{1,200})"\)|=="([^"\\]{1,200})")$'
+)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(encode(data), status, headers, media_type="application/json")
+
+
+def _write(org: EmulatedOrganisation, name: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Create one ManualJournal or (sales) CreditNote from a request row."""
+    if name == "ManualJournals":
+        return org.add_manual_journal(row)
+    if row.get("Type", "ACCRECCREDIT") != "ACCRECCREDIT":
+        raise ValueError("the emulator writes sales credit notes (ACCRECCREDIT) only")
+    total = sum(
+        (
+            Decimal(str(x.get("Quantity", 1))) * Decimal(str(x["UnitAmount"]))
+            for x in row["LineItems"]
+        ),
+        Decimal(0),
+    )
+    return org.add_credit_note(
+        row["Contact"]["ContactID"],
+        total,
+        date.fromisoformat(str(row["Date"])[:10]),
+        reference=str(row.get("Reference") or ""),
+        account_code=str(row["LineItems"][0].get("AccountCode") or "200"),
+    )
 
 
 @dataclass
@@ -186,10 +210,17 @@ class XeroEmulator:
         if where := request.query_params.get("where"):
             match = _WHERE.fullmatch(where.strip())
             if match is None:
-                return self._answer(
-                    org, {"Title": f"unsupported where {where!r}", "Status": 400}, 400
-                )
-            rows = [r for r in rows if match[1] in str(r.get("Narration", ""))]
+                refusal = {"Title": f"unsupported where {where!r}", "Status": 400}
+                return self._answer(org, refusal, 400)
+            field_name, value = match[1], match[2] or match[3]
+            rows = [
+                r
+                for r in rows
+                if (value in str(r.get(field_name, "")) if match[2] else r.get(field_name) == value)
+            ]
+        if ids := request.query_params.get("IDs"):
+            wanted = set(ids.split(","))
+            rows = [r for r in rows if wanted & {str(v) for k, v in r.items() if k.endswith("ID")}]
         page = int(request.query_params.get("page", "0") or 0)
         if page:
             rows = rows[(page - 1) * 100 : page * 100]
@@ -216,12 +247,9 @@ class XeroEmulator:
         if org is None:
             return refused or Response(status_code=500)
         name = request.path_params["collection"]
-        if name != "ManualJournals":
-            return self._answer(
-                org,
-                {"Title": f"the emulator writes ManualJournals only, not {name}", "Status": 400},
-                400,
-            )
+        if name not in ("ManualJournals", "CreditNotes"):
+            title = f"the emulator writes ManualJournals and CreditNotes, not {name}"
+            return self._answer(org, {"Title": title, "Status": 400}, 400)
         key = request.headers.get("idempotency-key", "")
         if len(key) > 128:
             return self._answer(org, {"Title": "Idempotency-Key over 128", "Status": 400}, 400)
@@ -229,15 +257,45 @@ class XeroEmulator:
             return self._answer(org, held)
         try:
             body = json.loads(await request.body(), parse_float=Decimal)
-            made = [org.add_manual_journal(row) for row in body["ManualJournals"]]
+            made = [_write(org, name, row) for row in body[name]]
         except (ValueError, KeyError, TypeError) as error:
-            return self._answer(
-                org, {"Type": "ValidationException", "Message": str(error), "Status": 400}, 400
-            )
-        answer = {"Id": "emulator", "Status": "OK", "ManualJournals": made}
+            refusal = {"Type": "ValidationException", "Message": str(error), "Status": 400}
+            return self._answer(org, refusal, 400)
+        answer = {"Id": "emulator", "Status": "OK", name: made}
         if key:
             self.idempotent[(org.tenant_id, key)] = answer
         return self._answer(org, answer)
+
+    async def _credit_note(self, request: Request) -> Response:
+        """Allocate (``PUT …/Allocations``), take back an allocation (``DELETE …/{id}``) or
+        void (``POST`` with ``Status: VOIDED``; refused while allocations remain, as Xero)."""
+        org, refused = await self._guard(request)
+        if org is None:
+            return refused or Response(status_code=500)
+        note_id = request.path_params["resource_id"]
+        if note_id not in org.credit_notes:
+            return self._answer(org, {"Title": "Resource Not Found", "Status": 404}, 404)
+        try:
+            if request.method == "DELETE":
+                found = org.delete_allocation(note_id, request.path_params["allocation_id"])
+                return self._answer(org, {"Status": "OK"}, 200 if found else 404)
+            body = json.loads(await request.body(), parse_float=Decimal)
+            if request.method == "PUT":
+                parts = {a["Invoice"]["InvoiceID"]: a["Amount"] for a in body["Allocations"]}
+                on = date.fromisoformat(
+                    str(body["Allocations"][0].get("Date") or datetime.now(UTC).date())
+                )
+                made = org.allocate(note_id, parts, on)
+                return self._answer(org, {"Status": "OK", "Allocations": made["Allocations"]})
+            if body["CreditNotes"][0].get("Status") != "VOIDED":
+                raise ValueError("the emulator updates a credit note's Status to VOIDED only")
+            if org.credit_notes[note_id]["Allocations"]:
+                raise ValueError("a credit note with allocations cannot be voided")
+            made = org.void_credit_note(note_id)
+        except (ValueError, KeyError, TypeError) as error:
+            refusal = {"Type": "ValidationException", "Message": str(error), "Status": 400}
+            return self._answer(org, refusal, 400)
+        return self._answer(org, {"Status": "OK", "CreditNotes": [made]})
 
     # ------------------------------------------------------------ identity
     async def _authorize(self, request: Request) -> Response:
@@ -329,6 +387,13 @@ class XeroEmulator:
                 Route(api, self._list),
                 Route(api, self._create, methods=["PUT", "POST"]),
                 Route(f"{api}/{{resource_id}}", self._one),
+                Route(f"{api}/{{resource_id}}", self._credit_note, methods=["POST"]),
+                Route(f"{api}/{{resource_id}}/Allocations", self._credit_note, methods=["PUT"]),
+                Route(
+                    f"{api}/{{resource_id}}/Allocations/{{allocation_id}}",
+                    self._credit_note,
+                    methods=["DELETE"],
+                ),
                 Route("/_emulator/faults", self._fault, methods=["POST"]),
                 Route("/_emulator/intent-to-receive", self._intent, methods=["POST"]),
                 Route("/_emulator/{tenant}/{action}", self._control, methods=["POST"]),

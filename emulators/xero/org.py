@@ -202,8 +202,10 @@ class EmulatedOrganisation:
         with self._lock:
             invoice = self.invoices[invoice_id]
             value = _money(amount)
-            if value <= 0 or value > invoice["AmountDue"]:
-                raise ValueError(f"a payment of {value} does not fit {invoice['AmountDue']} due")
+            if value <= 0:  # more than is due is let through, as the QuickBooks emulator
+                raise ValueError(f"a payment of {value} moves no money")  # does: a collection
+            if invoice["Status"] not in ("AUTHORISED", "PAID"):  # on a sold, closed invoice
+                raise ValueError(f"invoice {invoice_id} is {invoice['Status']}")
             row: dict[str, Any] = {
                 "PaymentID": str(uuid.uuid4()),
                 "Date": ms_date(paid_on),
@@ -236,40 +238,89 @@ class EmulatedOrganisation:
 
     # ------------------------------------------------------------ credit notes
     def add_credit_note(
-        self, contact_id: str, amount: Any, issued: date, allocations: dict[str, Any] | None = None
+        self,
+        contact_id: str,
+        amount: Any,
+        issued: date,
+        allocations: dict[str, Any] | None = None,
+        reference: str | None = None,
+        account_code: str = "200",
     ) -> dict[str, Any]:
-        """A sales credit note, allocated to invoices (``{invoice id: amount}``)."""
+        """A sales credit note of one line, allocated to invoices (``{invoice: amount}``)."""
         with self._lock:
             total = _money(amount)
             row: dict[str, Any] = {
                 "CreditNoteID": str(uuid.uuid4()),
                 "CreditNoteNumber": f"CN-{len(self.credit_notes) + 1:05d}",
+                "Reference": reference or "",
                 "Type": "ACCRECCREDIT",
                 "Contact": {"ContactID": contact_id, "Name": self.contacts[contact_id]["Name"]},
                 "Date": ms_date(issued),
                 "Status": "AUTHORISED",
+                "LineAmountTypes": "NoTax",
+                "LineItems": [
+                    {
+                        "Description": "Credit",
+                        "Quantity": 1,
+                        "UnitAmount": total,
+                        "LineAmount": total,
+                        "AccountCode": account_code,
+                    }
+                ],
                 "Total": total,
                 "RemainingCredit": total,
                 "CurrencyCode": self.currency,
                 "Allocations": [],
             }
             self.credit_notes[row["CreditNoteID"]] = row
-            for invoice_id, part in (allocations or {}).items():
-                self._on_invoice.setdefault(invoice_id, []).append(row["CreditNoteID"])
+            self._touch(row, "CreditNoteID", "CREDITNOTE", "CREATE")
+            if allocations:
+                self.allocate(row["CreditNoteID"], allocations, issued)
+            return copy.deepcopy(self.credit_notes[row["CreditNoteID"]])
+
+    def allocate(
+        self, credit_note_id: str, allocations: dict[str, Any], on: date
+    ) -> dict[str, Any]:
+        """Allocate a credit note to invoices; never more than it has left or they owe."""
+        with self._lock:
+            row = self.credit_notes[credit_note_id]
+            parts = {invoice: _money(part) for invoice, part in allocations.items()}
+            if row["Status"] != "AUTHORISED" or sum(parts.values()) > row["RemainingCredit"]:
+                raise ValueError("the credit note has not that much credit left")
+            for invoice_id, part in parts.items():
+                if part <= 0 or part > self.invoices[invoice_id]["AmountDue"]:
+                    raise ValueError(f"{part} is more than invoice {invoice_id} owes")
+            for invoice_id, part in parts.items():
+                self._on_invoice.setdefault(invoice_id, []).append(credit_note_id)
                 row["Allocations"].append(
                     {
-                        "Amount": _money(part),
-                        "Date": ms_date(issued),
+                        "AllocationID": str(uuid.uuid4()),
+                        "Amount": part,
+                        "Date": ms_date(on),
                         "Invoice": {"InvoiceID": invoice_id},
                     }
                 )
-            row["RemainingCredit"] = total - sum(a["Amount"] for a in row["Allocations"])
+            row["RemainingCredit"] -= sum(parts.values())
             if row["RemainingCredit"] == 0:
                 row["Status"] = "PAID"
-            self._touch(row, "CreditNoteID", "CREDITNOTE", "CREATE")
-            for invoice_id in allocations or {}:
+            self._touch(row, "CreditNoteID", "CREDITNOTE", "UPDATE")
+            for invoice_id in parts:
                 self._recompute(invoice_id)
             return copy.deepcopy(row)
+
+    def delete_allocation(self, credit_note_id: str, allocation_id: str) -> bool:
+        """Take one allocation back: the invoice owes it again, the note has it to give."""
+        with self._lock:
+            row = self.credit_notes[credit_note_id]
+            found = [a for a in row["Allocations"] if a.get("AllocationID") == allocation_id]
+            if not found:
+                return False
+            row["Allocations"].remove(found[0])
+            row["RemainingCredit"] += found[0]["Amount"]
+            row["Status"] = "AUTHORISED"
+            self._touch(row, "CreditNoteID", "CREDITNOTE", "UPDATE")
+            self._recompute(found[0]["Invoice"]["InvoiceID"])
+            return True
 
     def void_credit_note(self, credit_note_id: str) -> dict[str, Any]:
         """Void a credit note: its allocations no longer reduce the invoices."""

@@ -178,3 +178,33 @@ def test_a_scenario_seeds_organisations_and_control_endpoints_change_them(
     )
     assert answer.json()["Status"] == "DELETED"
     assert org.invoices[ids["i1"]]["AmountDue"] == 450
+
+
+def test_entries_are_applied_with_credit_notes_that_close_the_sold_invoices(
+    server: XeroServer,
+) -> None:
+    from connectors.platform import Posted
+    from connectors.xero.writeback import apply_entries
+
+    org = _org(server)
+    api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
+    contact = org.add_contact("Sold Dental")["ContactID"]
+    one = org.add_invoice(contact, "500.00", date(2025, 1, 2))["InvoiceID"]
+    two = org.add_invoice(contact, "300.00", date(2025, 1, 3))["InvoiceID"]
+    accounts = {"accounts_receivable": "615"}
+    sale = Posted(
+        "MJ1", "2025-07-15", [(contact, one, "0.00", "500.00"), (contact, two, "0.00", "300.00")]
+    )
+    made = apply_entries(api, "P1", [contact], [sale], accounts)
+    assert list(made.made) == [contact]
+    assert (org.invoices[one]["AmountDue"], org.invoices[two]["AmountDue"]) == (0, 0)
+    assert apply_entries(api, "P1", [contact], [sale], accounts).made == made.made  # idempotent
+    assert len(org.credit_notes) == 1
+    putback = Posted("MJ2", "2025-08-01", [(contact, two, "300.00", "0.00")])  # reinstated
+    apply_entries(api, "P1", [contact], [sale, putback], accounts)
+    assert (org.invoices[one]["AmountDue"], org.invoices[two]["AmountDue"]) == (0, 300)
+    live = [n for n in org.credit_notes.values() if n["Status"] != "VOIDED"]
+    assert [n["LineItems"][0]["AccountCode"] if "LineItems" in n else "615" for n in live] == [
+        "615"
+    ]
+    assert len(live) == 1
