@@ -24,14 +24,23 @@ from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.bus import Bus
 from forwardflow.wired import WiredPlatform
 from testkit.platforms import MemoryContext
+from testkit.quickbooks import connect_in_browser as _connect_in_browser
 
-__all__ = ["XeroKit", "connect_tenant", "signed_event", "xero"]
+__all__ = ["XeroKit", "connect_in_browser", "connect_tenant", "signed_event", "xero"]
 
 
 def xero(app: Forwardflow, broker: Any = None) -> WiredPlatform:
     """The Xero platform wired into ``app`` (publishing through ``broker`` if given)."""
     bus = Bus(broker, app.topology) if broker is not None else None
     return app.platform(Xero.name, bus)
+
+
+async def connect_in_browser(
+    app: Forwardflow, company: str | None = None, browser: httpx.AsyncClient | None = None
+) -> httpx.Response:
+    """``forwardflow xero connect`` followed in a browser: the service, Xero's consent (the
+    emulator ticks every organisation), the callback; its answer (``{"connected": id}``)."""
+    return await _connect_in_browser(app, company, browser, platform=Xero.name)
 
 
 def connect_tenant(

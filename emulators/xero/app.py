@@ -10,6 +10,7 @@ Control endpoints (``/_emulator/…``, not Xero's) change data when it runs on i
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -224,7 +225,8 @@ class XeroEmulator:
         page = int(request.query_params.get("page", "0") or 0)
         if page:
             rows = rows[(page - 1) * 100 : page * 100]
-        return self._answer(org, {"Id": "emulator", "Status": "OK", name: rows})
+        page_rows = copy.deepcopy(rows)
+        return self._answer(org, {"Id": "emulator", "Status": "OK", name: page_rows})
 
     async def _one(self, request: Request) -> Response:
         org, refused = await self._guard(request)

@@ -367,7 +367,8 @@ class EmulatedOrganisation:
         }[name]
 
     def modified_since(self, name: str, since: datetime | None) -> list[dict[str, Any]]:
-        """Rows of a collection changed after ``since`` (all when None), oldest first."""
+        """Rows of a collection changed after ``since`` (all when None), oldest first; the
+        rows themselves, not copies."""
         with self._lock:
             rows = [
                 r
@@ -382,4 +383,23 @@ class EmulatedOrganisation:
                 "ManualJournals": "ManualJournalID",
             }
             rows.sort(key=lambda r: self._updated[r[key.get(name, "")]])
-            return copy.deepcopy(rows)
+            return rows  # the caller copies what it answers (a page, not the whole book)
+
+    # ------------------------------------------------------------ the books, for the demo
+    def open_invoices(self) -> set[str]:
+        """Sales invoices with something still due."""
+        with self._lock:
+            return {
+                i
+                for i, row in self.invoices.items()
+                if row["Status"] == "AUTHORISED" and row["AmountDue"] > 0
+            }
+
+    def credit_notes_referenced(self, is_ours: Callable[[str], bool]) -> list[dict[str, Any]]:
+        """The live credit notes whose ``Reference`` ``is_ours`` says forwardflow wrote."""
+        with self._lock:
+            return [
+                copy.deepcopy(n)
+                for n in self.credit_notes.values()
+                if n["Status"] != "VOIDED" and is_ours(str(n.get("Reference", "")))
+            ]

@@ -34,8 +34,7 @@ from forwardflow.settings import (
 )
 from forwardflow.store import upgrade
 from handlers.registry import handle_command
-from testkit.quickbooks import connect_in_browser
-from testkit.xero import xero
+from testkit.xero import connect_in_browser, xero
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 
@@ -129,7 +128,7 @@ def _closed_face(app: Forwardflow, invoice_id: str) -> Decimal | None:
 
 async def _connected_and_cut(app: Forwardflow, server: XeroServer, *, close: bool) -> str:
     """Connect through the browser, backfill, sell the seeded invoice: its id."""
-    answer = await connect_in_browser(app, platform="xero")
+    answer = await connect_in_browser(app)
     assert answer.status_code == 200, answer.text
     org = _org(server)
     assert answer.json() == {"connected": org.tenant_id}  # the first of the grant's two
@@ -196,7 +195,7 @@ async def test_a_payment_after_the_cut_off_arrives_by_the_invoice_webhook_within
     first = xero(app).tokens.load(org.tenant_id)
     assert first.refresh_token.encode() not in sealed  # sealed at rest
 
-    again = await connect_in_browser(app, platform="xero")  # the same two ticked once more
+    again = await connect_in_browser(app)  # the same two ticked once more
     sister = next(t for t in emulator.emulator.orgs if t != org.tenant_id)
     assert again.json() == {"connected": sister}  # the one not connected yet, its own grant
     assert xero(app).tokens.load(sister).refresh_token != first.refresh_token
