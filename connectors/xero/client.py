@@ -180,7 +180,12 @@ class XeroApi:
             held = self._tokens.load(self.tenant_id)
             if held.access_token != stale_access_token:
                 return  # another caller refreshed already
-            fresh = refresh_tokens(self._settings, held.refresh_token)
+            try:
+                fresh = refresh_tokens(self._settings, held.refresh_token)
+            except AuthorizationError:
+                if self._tokens.load(self.tenant_id).refresh_token != held.refresh_token:
+                    return  # another process rotated them meanwhile: its tokens are current
+                raise
             # persisted before anything uses it; a reconnect meanwhile keeps its grant
             self._tokens.save(self.tenant_id, fresh, replacing=held)
 

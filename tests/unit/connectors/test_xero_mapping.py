@@ -250,3 +250,22 @@ def test_readiness_names_an_organisation_whose_day_limit_is_spent() -> None:
         PAUSED.clear()
     assert len(found) == 1
     assert found[0].startswith(f"xero {T}: calls paused until")
+
+
+def test_a_refresh_refused_because_another_process_rotated_first_uses_theirs(
+    answers: list[httpx.Response], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = _api([])
+    store = api._tokens
+    now = datetime.now(UTC)
+    theirs = platform.Tokens(
+        "a-theirs", "r-theirs", now + timedelta(minutes=30), now + timedelta(days=60)
+    )
+
+    def refused(settings: XeroSettings, token: str) -> platform.Tokens:
+        store.save(T, theirs)  # the other process won the race
+        raise AuthorizationError("invalid_grant")
+
+    monkeypatch.setattr(client_module, "refresh_tokens", refused)
+    answers += [httpx.Response(401), httpx.Response(200, json={"Invoices": []})]
+    assert api.get("Invoices") == {"Invoices": []}
