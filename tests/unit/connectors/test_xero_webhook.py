@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -127,3 +130,42 @@ def test_the_webhook_key_comes_from_its_environment_variable(
     assert isinstance(section, XeroSettings)
     assert section.webhook_key is not None
     assert section.webhook_key.get_secret_value() == "from-the-environment"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_EVENT_KEYS = st.fixed_dictionaries(
+    {
+        "events": st.lists(
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "resourceId",
+                        "tenantId",
+                        "eventCategory",
+                        "eventType",
+                        "eventDateUtc",
+                        "resourceUrl",
+                    ]
+                ),
+                _JSON,
+                max_size=6,
+            ),
+            max_size=3,
+        )
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(_JSON, _EVENT_KEYS))
+def test_fuzz_a_signed_body_is_never_a_server_error(data: object) -> None:
+    body = json.dumps(data).encode()
+    response, _ = _post(body, {"x-xero-signature": sign(body, KEY)})
+    assert response.status_code in (200, 400)
+    assert response.content == b""
