@@ -62,6 +62,8 @@ def changes_for_notice(
         if raw is None:
             return Fetched([])
         change = invoice_change(tenant, raw, seen)
+        if raw.get("Type", "ACCREC") != "ACCREC":
+            return Fetched([])  # a bill: nothing forwardflow tracks
         payments = [
             row
             for pid in sorted(_payment_ids(raw) | payments_known(tenant, links, rid))

@@ -50,8 +50,16 @@ def changes_of(
         "Overpayments": lambda row: credit_change(tenant, row, seen, "Overpayment"),
         "Prepayments": lambda row: credit_change(tenant, row, seen, "Prepayment"),
     }
-    mapped = (mappers[collection](row) for row in rows)
-    return [change for change in mapped if change is not None]
+    changes = []
+    for row in rows:
+        try:
+            change = mappers[collection](row)
+        except ValueError as error:  # one unreadable row must not stop the rest, forever
+            log.warning("xero %s row skipped tenant=%s: %s", collection, tenant, str(error)[:200])
+            continue
+        if change is not None:
+            changes.append(change)
+    return changes
 
 
 def remember_payments(tenant: str, links: PaymentLinks, rows: Iterable[dict[str, Any]]) -> None:

@@ -269,3 +269,10 @@ def test_a_refresh_refused_because_another_process_rotated_first_uses_theirs(
     monkeypatch.setattr(client_module, "refresh_tokens", refused)
     answers += [httpx.Response(401), httpx.Response(200, json={"Invoices": []})]
     assert api.get("Invoices") == {"Invoices": []}
+
+
+def test_an_unreadable_row_is_skipped_not_the_whole_poll() -> None:
+    from connectors.xero.poll import changes_of
+
+    bad = _invoice(InvoiceID="0a4c1c3e-0000-0000-0000-000000000000", Contact={})
+    assert [c.invoice_id for c in changes_of(T, "Invoices", [bad, _invoice()], SEEN)] == [INV]  # type: ignore[attr-defined]
