@@ -13,19 +13,21 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from connectors.platform import GrantMismatchError, PlatformError, Tokens, TransientPlatformError
-from connectors.xero.client import tokens_from
+from connectors.xero.client import refresh_tokens, tokens_from
 from connectors.xero.schemas import TENANT_ID
 from connectors.xero.settings import XeroSettings
 
 __all__ = [
     "authorization_url",
     "connections",
+    "disconnect",
     "exchange_code",
     "revoke",
     "valid_tenant",
@@ -131,3 +133,27 @@ def revoke(settings: XeroSettings, refresh_token: str) -> None:
         raise TransientPlatformError(f"Xero identity unreachable: {type(error).__name__}") from None
     if response.status_code != 200:
         raise PlatformError(f"Xero refused the revocation ({response.status_code})")
+
+
+def disconnect(settings: XeroSettings, tenant_id: str, tokens: Tokens) -> None:
+    """Remove the grant's connection to one organisation (``DELETE /connections/{id}``);
+    revoke the grant itself only when it reaches nothing else, since Xero's revocation
+    removes every connection made with it."""
+    if tokens.access_expires_at <= datetime.now(UTC) + timedelta(seconds=30):
+        tokens = refresh_tokens(settings, tokens.refresh_token)  # this row is being forgotten
+    rows = connections(settings, tokens.access_token)
+    for row in rows:
+        if row.get("tenantId") != tenant_id:
+            continue
+        try:
+            response = httpx.delete(
+                f"{settings.api_url.rstrip('/')}/connections/{row['id']}",
+                headers={"Authorization": f"Bearer {tokens.access_token}"},
+                timeout=settings.timeout_s,
+            )
+        except httpx.HTTPError as error:
+            raise TransientPlatformError(f"Xero unreachable: {type(error).__name__}") from None
+        if response.status_code not in (200, 204, 404):
+            raise PlatformError(f"Xero refused to remove the connection ({response.status_code})")
+    if all(row.get("tenantId") == tenant_id for row in rows):
+        revoke(settings, tokens.refresh_token)

@@ -31,6 +31,7 @@ from connectors.xero.fetch import changes_for_notice
 from connectors.xero.oauth import (
     authorization_url,
     connections,
+    disconnect,
     exchange_code,
     revoke,
     valid_tenant,
@@ -128,8 +129,9 @@ class Xero:
         return Grant(first, tokens, others=tuple(t for t in tenants if t != first))
 
     def revoke(self, context: PlatformContext, company_id: str, tokens: Tokens) -> None:
-        """Revoke the organisation's grant (its refresh token and every access token)."""
-        revoke(_settings(context), tokens.refresh_token)
+        """Remove the grant's connection to the organisation (the grant itself is revoked
+        when it reaches nothing else)."""
+        disconnect(_settings(context), company_id, tokens)
 
     # ------------------------------------------------------------------ the ledger
     def fetch_notice(self, context: PlatformContext, body: bytes) -> str:

@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 
-from connectors.platform import PAUSED
+from connectors.platform import PAUSED, AuthorizationError
 from connectors.xero.client import DayLimitError, XeroApi, refresh_tokens
+from connectors.xero.oauth import authorization_url
 from connectors.xero.poll import catch_up
 from connectors.xero.writeback import idempotency_key, manual_journal_body, post_manual_journal
 from debtsale.changes import PaymentDeleted, PaymentRecorded
@@ -208,3 +210,25 @@ def test_entries_are_applied_with_credit_notes_that_close_the_sold_invoices(
         "615"
     ]
     assert len(live) == 1
+
+
+def test_disconnecting_removes_one_connection_and_revokes_only_a_grant_left_empty(
+    server: XeroServer,
+) -> None:
+    from connectors.xero.oauth import connections
+    from connectors.xero.platform import Xero
+    from testkit.platforms import MemoryContext
+
+    first, second = _org(server), server.emulator.organisation(name="Sister practice")
+    settings = server.settings()
+    context = MemoryContext(settings, {first.tenant_id})
+    url = authorization_url(settings, "s") + f"&tenants={first.tenant_id},{second.tenant_id}"
+    code = parse_qs(urlparse(httpx.get(url).headers["location"]).query)["code"][0]
+    grant = Xero().grant(context, code, None)
+    assert (grant.company_id, grant.others) == (first.tenant_id, (second.tenant_id,))
+    Xero().revoke(context, first.tenant_id, grant.tokens)
+    left = connections(settings, grant.tokens.access_token)
+    assert [row["tenantId"] for row in left] == [second.tenant_id]  # the grant still works
+    Xero().revoke(context, second.tenant_id, grant.tokens)
+    with pytest.raises(AuthorizationError):
+        refresh_tokens(settings, grant.tokens.refresh_token)
