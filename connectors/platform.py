@@ -125,6 +125,16 @@ class TokenStore(Protocol):
         are still those (a reconnect meanwhile wins). True when written."""
         ...
 
+    def rotate(
+        self, company_id: str, stale_access_token: str, refresh: Callable[[Tokens], Tokens]
+    ) -> None:
+        """Refresh once, under the store's lock: unless the stored access token is no
+        longer ``stale_access_token`` (another caller refreshed already, maybe in another
+        process), call ``refresh`` with the held tokens and store what it returns before
+        anything can use it. For platforms whose refresh spends the refresh token (Xero),
+        so that no two processes ever send the same one."""
+        ...
+
 
 class Checkpoints(Protocol):
     """Where catch-up progress is kept, per company and entity."""

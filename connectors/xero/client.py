@@ -175,19 +175,23 @@ class XeroApi:
 
     # ------------------------------------------------------------ tokens
     def refresh(self, stale_access_token: str) -> None:
-        """Refresh once per expiry: a caller that lost the race finds new tokens and stops."""
+        """Refresh once per expiry, the rotated tokens stored before anything uses them:
+        one refresh at a time per organisation in this process (a lock) and across
+        processes (the token store's ``rotate``); a caller that lost the race finds the
+        new tokens and stops."""
+        spent: list[str] = []
+
+        def trade(held: Tokens) -> Tokens:
+            spent.append(held.refresh_token)
+            return refresh_tokens(self._settings, held.refresh_token)
+
         with _REFRESH_LOCKS[self.tenant_id]:
-            held = self._tokens.load(self.tenant_id)
-            if held.access_token != stale_access_token:
-                return  # another caller refreshed already
             try:
-                fresh = refresh_tokens(self._settings, held.refresh_token)
+                self._tokens.rotate(self.tenant_id, stale_access_token, trade)
             except AuthorizationError:
-                if self._tokens.load(self.tenant_id).refresh_token != held.refresh_token:
-                    return  # another process rotated them meanwhile: its tokens are current
+                if spent and self._tokens.load(self.tenant_id).refresh_token != spent[0]:
+                    return  # rotated by someone else meanwhile: its tokens are current
                 raise
-            # persisted before anything uses it; a reconnect meanwhile keeps its grant
-            self._tokens.save(self.tenant_id, fresh, replacing=held)
 
     def _access_token(self) -> str:
         held = self._tokens.load(self.tenant_id)
