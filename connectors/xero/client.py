@@ -328,6 +328,10 @@ class XeroApi:
 
     def put(self, collection: str, body: Any, idempotency_key: str) -> dict[str, Any]:
         """``PUT {collection}`` with an Idempotency-Key: a retry never creates twice."""
+        return self.put_many(collection, body, idempotency_key)[0]
+
+    def put_many(self, collection: str, body: Any, idempotency_key: str) -> list[dict[str, Any]]:
+        """``PUT {collection}`` of several rows at once: what Xero made, in order."""
         response = self.request(
             "PUT", collection, body=body, headers={"Idempotency-Key": idempotency_key[:128]}
         )
@@ -336,7 +340,7 @@ class XeroApi:
         rows = json.loads(response.text, parse_float=Decimal).get(collection) or []
         if not rows:
             raise PlatformError(f"Xero answered no {collection}")
-        return dict(rows[0])
+        return [dict(row) for row in rows]
 
     def invoice_pdf(self, invoice_id: str) -> bytes | None:
         """The invoice as Xero renders it (``Accept: application/pdf``), or None."""

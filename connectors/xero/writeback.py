@@ -22,6 +22,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -148,42 +149,24 @@ def _due(api: XeroApi, invoices: Sequence[str]) -> dict[str, Decimal]:
     return due
 
 
-def _credit(
-    api: XeroApi,
-    seen: Sequence[str],
-    customer: str,
-    parts: dict[str, Decimal],
-    reference: str,
-    day: str,
-    accounts: Mapping[str, str],
-) -> str:
-    """One credit note on the clearing account, allocated to the invoices."""
-    total = sum(parts.values(), Decimal(0))
-    note = {
-        "Type": "ACCRECCREDIT",
-        "Contact": {"ContactID": customer},
-        "Date": day,
-        "Reference": reference,
-        "Status": "AUTHORISED",
-        "LineAmountTypes": "NoTax",
-        "LineItems": [
-            {
-                "Description": APPLICATION_NOTE,
-                "Quantity": 1,
-                "UnitAmount": total,
-                "AccountCode": accounts["accounts_receivable"],
-            }
-        ],
-    }
-    key = idempotency_key(f"{reference}:{sorted(seen)}:{sorted(parts.items())}")
-    made = api.put("CreditNotes", {"CreditNotes": [note]}, key)
-    note_id = str(made["CreditNoteID"])
-    allocations = [
-        {"Amount": amount, "Invoice": {"InvoiceID": invoice}, "Date": day}
-        for invoice, amount in sorted(parts.items())
-    ]
-    api.request("PUT", f"CreditNotes/{note_id}/Allocations", body={"Allocations": allocations})
-    return note_id
+def _applications(api: XeroApi, references: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The live credit notes carrying these references, twenty-five references a query."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for start in range(0, len(references), 25):
+        # the references are hex made here: safe inside the filter
+        where = " OR ".join(f'Reference=="{r}"' for r in references[start : start + 25])
+        page = 1
+        while True:
+            rows = (api.get("CreditNotes", {"where": where, "page": str(page)}) or {}).get(
+                "CreditNotes"
+            ) or []
+            for note in rows:
+                if note.get("Status") in ("AUTHORISED", "PAID"):
+                    found[str(note.get("Reference"))].append(note)
+            if len(rows) < 100:
+                break
+            page += 1
+    return found
 
 
 def _take_back(api: XeroApi, notes: Sequence[dict[str, Any]]) -> None:
@@ -193,6 +176,83 @@ def _take_back(api: XeroApi, notes: Sequence[dict[str, Any]]) -> None:
         for allocation in note.get("Allocations") or []:
             api.request("DELETE", f"CreditNotes/{note_id}/Allocations/{allocation['AllocationID']}")
         api.request("POST", f"CreditNotes/{note_id}", body={"CreditNotes": [{"Status": "VOIDED"}]})
+
+
+@dataclass
+class _Plan:
+    """What one customer's application needs: the notes it has, the note to write."""
+
+    customer: str
+    reference: str
+    notes: list[dict[str, Any]]
+    parts: dict[str, Decimal]  # invoice → amount the new note allocates
+    grow: bool  # only more to allocate: the notes held stay
+    day: str
+
+
+def _plan_key(plan: _Plan) -> str:
+    """What makes a note's write unique: its reference, the notes it follows, its parts."""
+    seen = sorted(str(n["CreditNoteID"]) for n in plan.notes)
+    return f"{plan.reference}:{seen}:{sorted(plan.parts.items())}"
+
+
+def _note_body(plan: _Plan, accounts: Mapping[str, str]) -> dict[str, Any]:
+    total = sum(plan.parts.values(), Decimal(0))
+    line = {
+        "Description": APPLICATION_NOTE,
+        "Quantity": 1,
+        "UnitAmount": total,
+        "AccountCode": accounts["accounts_receivable"],
+    }
+    return {
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": plan.customer},
+        "Date": plan.day,
+        "Reference": plan.reference,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "NoTax",
+        "LineItems": [line],
+    }
+
+
+def _plans(
+    api: XeroApi,
+    portfolio_id: str,
+    customers: Sequence[str],
+    posted: Sequence[Posted],
+    result: Applied,
+) -> list[_Plan]:
+    """The customers whose application must change and can (the rest go into ``result``)."""
+    held_notes = _applications(api, [application_reference(portfolio_id, c) for c in customers])
+    pending: list[_Plan] = []
+    for customer in customers:
+        wanted = wanted_allocations(customer, posted)
+        if wanted is None:
+            result.waiting.append(customer)
+            continue
+        reference = application_reference(portfolio_id, customer)
+        notes = held_notes.get(reference, [])
+        held = _held(notes)
+        if held == wanted:
+            if notes:
+                result.made[customer] = str(notes[-1]["CreditNoteID"])
+            continue
+        delta = {
+            i: wanted.get(i, Decimal(0)) - held.get(i, Decimal(0)) for i in set(wanted) | set(held)
+        }
+        grow = all(v >= 0 for v in delta.values()) and all(n.get("Allocations") for n in notes)
+        days = sorted(e.entry_date for e in posted if any(r[0] == customer for r in e.receivables))
+        parts = {i: v for i, v in delta.items() if v > 0} if grow else wanted
+        pending.append(_Plan(customer, reference, notes, parts, grow, days[0] if days else ""))
+    due = _due(api, sorted({invoice for plan in pending for invoice in plan.parts}))
+    plans = []
+    for plan in pending:
+        back = {} if plan.grow else _held(plan.notes)
+        if any(a > due.get(i, Decimal(0)) + back.get(i, Decimal(0)) for i, a in plan.parts.items()):
+            result.waiting.append(plan.customer)
+        else:
+            plans.append(plan)
+    return plans
 
 
 def apply_entries(
@@ -208,52 +268,50 @@ def apply_entries(
     Increases add a credit note for the difference; anything else (an invoice put back
     and reopened, a crash between creating and allocating) takes the earlier ones back
     and writes one anew. A customer waits while an invoice owes less than is to be
-    allocated to it. Idempotent: applications already as wanted are left alone.
+    allocated to it. Idempotent: applications already as wanted are left alone. Look-ups
+    and new notes go fifty or so at a time; each note's allocations are one call.
     """
     result = Applied({}, [], {})
-    for customer in customers:
-        wanted = wanted_allocations(customer, posted)
-        if wanted is None:
-            result.waiting.append(customer)
-            continue
-        reference = application_reference(portfolio_id, customer)
-        found = api.get("CreditNotes", {"where": f'Reference=="{reference}"'}) or {}
-        notes = [
-            n for n in found.get("CreditNotes") or [] if n.get("Status") in ("AUTHORISED", "PAID")
-        ]
-        held = _held(notes)
-        if held == wanted:
-            if notes:
-                result.made[customer] = str(notes[-1]["CreditNoteID"])
-            continue
-        delta = {
-            i: wanted.get(i, Decimal(0)) - held.get(i, Decimal(0)) for i in set(wanted) | set(held)
-        }
-        grow = all(v >= 0 for v in delta.values()) and all(n.get("Allocations") for n in notes)
-        parts = {i: v for i, v in delta.items() if v > 0} if grow else wanted
-        due = _due(api, sorted(parts))
-        back = {} if grow else held
-        if any(
-            amount > due.get(i, Decimal(0)) + back.get(i, Decimal(0)) for i, amount in parts.items()
-        ):
-            result.waiting.append(customer)
-            continue
-        days = sorted(e.entry_date for e in posted if any(r[0] == customer for r in e.receivables))
+    writing = []
+    for plan in _plans(api, portfolio_id, customers, posted, result):
         try:
-            if not grow:
-                _take_back(api, notes)
-            if parts:
-                result.made[customer] = _credit(
-                    api,
-                    [str(n["CreditNoteID"]) for n in notes],
-                    customer,
-                    parts,
-                    reference,
-                    days[0],
-                    accounts,
-                )
+            if not plan.grow:
+                _take_back(api, plan.notes)
         except (TransientPlatformError, AuthorizationError):
             raise
         except PlatformError as error:
-            result.refused[customer] = str(error)
+            result.refused[plan.customer] = str(error)
+            continue
+        if plan.parts:
+            writing.append(plan)
+    for start in range(0, len(writing), 50):
+        batch = writing[start : start + 50]
+        key = idempotency_key(";".join(_plan_key(p) for p in batch))
+        try:
+            made = api.put_many(
+                "CreditNotes", {"CreditNotes": [_note_body(p, accounts) for p in batch]}, key
+            )
+        except (TransientPlatformError, AuthorizationError):
+            raise
+        except PlatformError as error:
+            result.refused.update({p.customer: str(error) for p in batch})
+            continue
+        ids = {str(n.get("Reference")): str(n["CreditNoteID"]) for n in made}
+        for plan in batch:
+            allocations = [
+                {"Amount": amount, "Invoice": {"InvoiceID": invoice}, "Date": plan.day}
+                for invoice, amount in sorted(plan.parts.items())
+            ]
+            try:
+                api.request(
+                    "PUT",
+                    f"CreditNotes/{ids[plan.reference]}/Allocations",
+                    body={"Allocations": allocations},
+                )
+            except (TransientPlatformError, AuthorizationError):
+                raise
+            except PlatformError as error:
+                result.refused[plan.customer] = str(error)
+                continue
+            result.made[plan.customer] = ids[plan.reference]
     return result

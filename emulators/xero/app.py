@@ -64,6 +64,24 @@ def _write(org: EmulatedOrganisation, name: str, row: dict[str, Any]) -> dict[st
     )
 
 
+def _where(rows: list[dict[str, Any]], where: str) -> list[dict[str, Any]] | None:
+    """Rows matching clauses joined by `` OR `` (``Field=="x"``, ``Field.Contains("x")``
+    on Narration or Reference); None for a filter the emulator does not read."""
+    clauses = [_WHERE.fullmatch(part.strip()) for part in where.split(" OR ")]
+    if not clauses or any(c is None for c in clauses):
+        return None
+
+    def hit(row: dict[str, Any]) -> bool:
+        for c in clauses:
+            assert c is not None
+            held = str(row.get(c[1], ""))
+            if (c[2] is not None and c[2] in held) or (c[3] is not None and held == c[3]):
+                return True
+        return False
+
+    return [row for row in rows if hit(row)]
+
+
 @dataclass
 class Fault:
     """A failure to answer with, ``times`` times, on API paths containing ``path``."""
@@ -209,16 +227,11 @@ class XeroEmulator:
                 return self._answer(org, {"Title": "Bad If-Modified-Since", "Status": 400}, 400)
         rows = org.modified_since(name, since)
         if where := request.query_params.get("where"):
-            match = _WHERE.fullmatch(where.strip())
-            if match is None:
+            kept = _where(rows, where)
+            if kept is None:
                 refusal = {"Title": f"unsupported where {where!r}", "Status": 400}
                 return self._answer(org, refusal, 400)
-            field_name, value = match[1], match[2] or match[3]
-            rows = [
-                r
-                for r in rows
-                if (value in str(r.get(field_name, "")) if match[2] else r.get(field_name) == value)
-            ]
+            rows = kept
         if ids := request.query_params.get("IDs"):
             wanted = set(ids.split(","))
             rows = [r for r in rows if wanted & {str(v) for k, v in r.items() if k.endswith("ID")}]
