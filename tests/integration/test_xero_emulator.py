@@ -3,6 +3,7 @@ and never reused, the day limit held, payments found by polling (loopback only, 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from connectors.xero.client import DayLimitError, XeroApi, refresh_tokens
 from connectors.xero.oauth import authorization_url
 from connectors.xero.poll import catch_up
 from connectors.xero.writeback import idempotency_key, manual_journal_body, post_manual_journal
-from debtsale.changes import PaymentDeleted, PaymentRecorded
+from debtsale.changes import LedgerChange, PaymentDeleted, PaymentRecorded
 from debtsale.events import EntryLine, JournalEntryRequested
 from emulators.xero.app import XeroEmulator
 from emulators.xero.org import EmulatedOrganisation
@@ -131,7 +132,8 @@ def test_payments_made_and_deleted_are_found_by_polling(server: XeroServer) -> N
     api = connect_tenant(server.settings(), org.tenant_id, MemoryTokenStore())
     contact = org.add_contact("Polled Dental")["ContactID"]
     invoice = org.add_invoice(contact, "900.00", date(2026, 1, 5))["InvoiceID"]
-    points, links, published = MemoryCheckpoints(), MemoryPaymentLinks(), []
+    points, links = MemoryCheckpoints(), MemoryPaymentLinks()
+    published: list[LedgerChange] = []
     catch_up(api, points, links, published.extend)
     payment = org.pay(invoice, "300.00", date(2026, 11, 20))["PaymentID"]
     catch_up(api, points, links, published.extend)
@@ -232,3 +234,40 @@ def test_disconnecting_removes_one_connection_and_revokes_only_a_grant_left_empt
     Xero().revoke(context, second.tenant_id, grant.tokens)
     with pytest.raises(AuthorizationError):
         refresh_tokens(settings, grant.tokens.refresh_token)
+
+
+def test_a_failed_webhook_is_retried_scaled_and_later_ones_wait_their_turn() -> None:
+    import http.server
+
+    from connectors.xero.webhook import verify_signature
+
+    answers: list[int] = [500, 200, 200]
+    received: list[bytes] = []
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            verify_signature(body, self.headers["x-xero-signature"], emulator.webhook_key)
+            received.append(body)
+            self.send_response(answers.pop(0))
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    emulator = XeroEmulator(retry_scale=0.01)
+    org = emulator.organisation()
+    emulator.send_webhooks_to(f"http://127.0.0.1:{endpoint.server_address[1]}/webhooks/xero")
+    try:
+        first = org.add_contact("First")["ContactID"]
+        second = org.add_contact("Second")["ContactID"]
+        assert emulator.sender is not None
+        emulator.sender.flush(5)
+    finally:
+        emulator.stop_webhooks()
+        endpoint.shutdown()
+    ids = [json.loads(body)["events"][0]["resourceId"] for body in received]
+    assert ids == [first, first, second]  # retried after 5 s x 0.01, the second waited

@@ -140,7 +140,7 @@ async def _connected_and_cut(app: Forwardflow, server: XeroServer, *, close: boo
     with app.unit_of_work() as uow:
         uow.agreements.add(sample_agreement_text())
         uow.commit()
-    commands = [
+    commands: list[CutPortfolio | ClosePortfolio] = [
         CutPortfolio(
             command_id="c1",
             tenant=_tenant(server),
