@@ -53,7 +53,7 @@ connectors count, ``/metrics`` shows them."""
 
 PAUSED: dict[tuple[str, str], datetime] = {}
 """Companies whose calls a platform has paused in this process, (platform, company) →
-until when (Xero's day limit spent): the connectors set it, readiness and status show it."""
+until when (Xero's day limit spent): the connectors set it, `/readyz` shows it."""
 
 
 def paused(platform: str) -> dict[str, datetime]:
