@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from debtsale.events import JournalEntryRequested
 
 __all__ = [
     "CALLS",
+    "PAUSED",
     "Applied",
     "AuthorizationError",
     "CatchUp",
@@ -42,12 +43,27 @@ __all__ = [
     "TokenStore",
     "Tokens",
     "TransientPlatformError",
+    "paused",
 ]
 
 
 CALLS: collections.Counter[str] = collections.Counter()
 """Calls to platforms in this process, by outcome (ok, throttled, refreshed, error): the
 connectors count, ``/metrics`` shows them."""
+
+PAUSED: dict[tuple[str, str], datetime] = {}
+"""Companies whose calls a platform has paused in this process, (platform, company) →
+until when (Xero's day limit spent): the connectors set it, `/readyz` shows it."""
+
+
+def paused(platform: str) -> dict[str, datetime]:
+    """The companies of ``platform`` whose calls are paused now, and until when."""
+    now = datetime.now(UTC)
+    return {
+        company: until
+        for (name, company), until in PAUSED.items()
+        if name == platform and until > now
+    }
 
 
 # ---------------------------------------------------------------------- errors
@@ -107,6 +123,16 @@ class TokenStore(Protocol):
     def save(self, company_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
         """Persist rotated tokens atomically; with ``replacing``, only if the stored ones
         are still those (a reconnect meanwhile wins). True when written."""
+        ...
+
+    def rotate(
+        self, company_id: str, stale_access_token: str, refresh: Callable[[Tokens], Tokens]
+    ) -> None:
+        """Refresh once, under the store's lock: unless the stored access token is no
+        longer ``stale_access_token`` (another caller refreshed already, maybe in another
+        process), call ``refresh`` with the held tokens and store what it returns before
+        anything can use it. For platforms whose refresh spends the refresh token (Xero),
+        so that no two processes ever send the same one."""
         ...
 
 
@@ -208,6 +234,10 @@ class Grant:
 
     company_id: str
     tokens: Tokens
+    others: tuple[str, ...] = ()
+    """Other companies the same grant reaches (Xero: the organisations ticked on the
+    consent page); the wiring connects one company per grant — ``company_id``, or the
+    first of ``others`` when it is connected already — so none shares a refresh token."""
 
 
 # ---------------------------------------------------------------------- the seam

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.platform import paused
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.bus import Bus
 from forwardflow.companies import companies
@@ -37,6 +38,15 @@ def _expired_companies(app: Forwardflow) -> list[str]:
     ]
 
 
+def _paused_companies(app: Forwardflow) -> list[str]:
+    """Companies whose calls a platform paused in this process (a day limit spent)."""
+    return [
+        f"{name} {company}: calls paused until {until:%Y-%m-%d %H:%M} UTC (day limit reached)"
+        for name in app.platforms
+        for company, until in sorted(paused(name).items())
+    ]
+
+
 async def _readiness(app: Forwardflow, bus: Bus, probes: Probes) -> tuple[list[str], list[str]]:
     """(what fails, what needs attention without making the service unready)."""
     failing = probes.vitals.failing()
@@ -55,6 +65,7 @@ async def _readiness(app: Forwardflow, bus: Bus, probes: Probes) -> tuple[list[s
         # journal entries not in the books: named here, but the service stays ready, as
         # re-authorising the company (through this very service) is what posts them
         attention = await asyncio.to_thread(posting_problems, app)
+        attention += _paused_companies(app)  # it resumes by itself when the limit resets
     except Exception as error:  # any failure means not ready; say which kind
         failing.append(f"probe failed: {type(error).__name__}")
         attention = []
