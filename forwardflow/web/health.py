@@ -1,4 +1,9 @@
-"""``/healthz`` (is every vital part alive), ``/readyz`` (can it do its work), ``/metrics``."""
+"""``/healthz`` (is every vital part alive), ``/readyz`` (can it do its work), ``/metrics``.
+
+Every role serves these on its own port. ``/readyz`` answers from the role's last round
+of readiness checks (``forwardflow.readiness``): a JSON body naming each check, ok or
+failing and since when; 503 while any fails.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from forwardflow.companies import companies
 from forwardflow.health import DeadLetterRate, Vitals, free_disk_problem, probe_store
 from forwardflow.metrics import Metrics
 from forwardflow.postings import posting_problems
+from forwardflow.readiness import Readiness
 
 __all__ = ["Probes", "health_routes"]
 
@@ -26,6 +32,7 @@ class Probes:
 
     vitals: Vitals = field(default_factory=Vitals)
     dead_letters: DeadLetterRate | None = None
+    readiness: Readiness | None = None
 
 
 def _expired_companies(app: Forwardflow) -> list[str]:
@@ -73,6 +80,9 @@ def health_routes(
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
+        if probes.readiness is not None:
+            ready, body = probes.readiness.report()
+            return JSONResponse(body, status_code=200 if ready else 503)
         failing, attention = await _readiness(app, bus, probes)
         extra = {"attention": attention} if attention else {}
         if failing:
@@ -84,7 +94,7 @@ def health_routes(
     async def metrics_page(request: Request) -> Response:
         if metrics is None:
             return Response("metrics are off", status_code=404)
-        body = await metrics.render(app, bus)
+        body = await metrics.render(app, bus, probes.readiness)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return [

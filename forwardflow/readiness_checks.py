@@ -1,0 +1,147 @@
+"""The readiness checks each role registers, for its own parts only.
+
+Every role: the store takes a write, the broker is connected, its loops are alive,
+disk is left, dead letters are not piling up. Handlers and delivery: their consumers'
+backlog is under ``health.consumer_lag_limit``. The scheduler (which runs catch-up):
+each connected platform company's last catch-up succeeded, no token has expired.
+Delivery: each buyer's SFTP server greets us. HTTP: journal entries not in the books
+are named as attention (re-authorising through this very service posts them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.bus import Bus
+from forwardflow.broker.lag import consumer_lags
+from forwardflow.companies import companies
+from forwardflow.health import DeadLetterRate, Vitals, free_disk_problem, probe_store
+from forwardflow.marks import marks
+from forwardflow.postings import posting_problems
+from forwardflow.readiness import Readiness
+
+__all__ = ["CATCH_UP", "INBOX", "catch_up_mark", "readiness_for", "sftp_greets"]
+
+CATCH_UP = "catch-up:"
+INBOX = "inbox:"
+
+_PARTS_STREAMS = {"handlers": ("NOTICES", "LEDGER", "COMMANDS"), "delivery": ("EVENTS",)}
+
+
+def catch_up_mark(platform: str, company_id: str) -> str:
+    """The mark a platform company's catch-up rounds are recorded under."""
+    return f"{CATCH_UP}{platform}:{company_id}"
+
+
+def sftp_greets(host: str, port: int, timeout_s: float) -> str | None:
+    """None when an SSH server answers at ``host:port`` with its banner, else why not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            banner = sock.recv(256)
+    except OSError as error:
+        return f"{host}:{port} unreachable ({error.strerror or type(error).__name__})"
+    if not banner.startswith(b"SSH-"):
+        return f"{host}:{port} is not an SSH server"
+    return None
+
+
+def _sftp_targets(app: Forwardflow) -> dict[str, tuple[str, int]]:
+    with app.unit_of_work() as uow:
+        return {
+            a.id: (a.delivery.host, a.delivery.port)
+            for a in uow.agreements.list()
+            if a.delivery is not None
+        }
+
+
+def _catch_up_results(app: Forwardflow) -> dict[str, str | None]:
+    held = {m.name: m for m in marks(app, CATCH_UP)}
+    now = datetime.now(UTC)
+    results: dict[str, str | None] = {}
+    for company in companies(app):
+        key = f"{company.platform}:{company.company_id}"
+        mark = held.get(catch_up_mark(company.platform, company.company_id))
+        results[key] = (
+            f"failing since {mark.failed_at:%Y-%m-%d %H:%M:%S}Z: {mark.problem}"
+            if mark is not None and mark.failing and mark.failed_at
+            else None
+        )
+        if company.refresh_expires_at <= now:
+            results[key] = "token expired: reconnect the company"
+    return results
+
+
+def _add_common(app: Forwardflow, bus: Bus, vitals: Vitals, readiness: Readiness) -> None:
+    health = app.settings.health
+    rate = DeadLetterRate(health.dead_letter_limit, health.dead_letter_window_seconds)
+
+    async def store() -> str | None:
+        return await probe_store(app)
+
+    async def broker() -> str | None:
+        return None if bus.connected else "not connected"
+
+    async def parts() -> Mapping[str, str | None]:
+        return {line.split(": ", 1)[0]: line.split(": ", 1)[-1] for line in vitals.failing()}
+
+    async def disk() -> str | None:
+        return await asyncio.to_thread(free_disk_problem, app)
+
+    async def dead_letters() -> str | None:
+        return await rate.problem(bus, app.topology.stream("DLQ"))
+
+    readiness.add("store", store)
+    readiness.add("broker", broker)
+    readiness.add("part", parts)
+    readiness.add("disk", disk)
+    readiness.add("dead-letters", dead_letters)
+
+
+def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -> Readiness:
+    """The checks of a role made of ``parts`` (handlers, relay, scheduler, delivery, http)."""
+    health = app.settings.health
+    readiness = Readiness(timeout_s=health.sftp_timeout_seconds + 5)
+    _add_common(app, bus, vitals, readiness)
+    families = tuple(f for part in sorted(parts) for f in _PARTS_STREAMS.get(part, ()))
+    if families and health.consumer_lag_limit:
+        limit = health.consumer_lag_limit
+
+        async def lag() -> Mapping[str, str | None]:
+            jetstream = bus.broker.connection.jetstream()
+            return {
+                c.consumer: f"{c.backlog} messages waiting or in flight (over {limit})"
+                if c.backlog > limit
+                else None
+                for c in await consumer_lags(jetstream, app.topology, families)
+            }
+
+        readiness.add("consumer-lag", lag)
+    if "scheduler" in parts:
+
+        async def catch_up() -> Mapping[str, str | None]:
+            return await asyncio.to_thread(_catch_up_results, app)
+
+        readiness.add("catch-up", catch_up)
+    if "delivery" in parts:
+        timeout = health.sftp_timeout_seconds
+
+        async def sftp() -> Mapping[str, str | None]:
+            targets = await asyncio.to_thread(_sftp_targets, app)
+            answers = await asyncio.gather(
+                *(asyncio.to_thread(sftp_greets, h, p, timeout) for h, p in targets.values())
+            )
+            return dict(zip(targets, answers, strict=True))
+
+        readiness.add("buyer-sftp", sftp)
+    if "http" in parts:
+
+        async def postings() -> None:
+            readiness.attention = await asyncio.to_thread(posting_problems, app)
+
+        readiness.add("postings", postings)
+    return readiness
