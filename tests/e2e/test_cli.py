@@ -123,6 +123,15 @@ def test_status_reports_store_and_the_running_services_embedded_broker(tmp_path:
         assert "FF_LEDGER" in result.stdout
         assert "up to date" in result.stdout
         assert str(state["pid"]) in result.stdout  # the service's server, joined
+        document = json.loads(run("status", "--json", cwd=tmp_path).stdout)
+        consumers = {c["consumer"]: c for c in document["consumers"]}
+        assert consumers, document
+        for consumer in consumers.values():
+            assert {"pending", "ack_pending", "redelivered", "dead_letters"} <= set(consumer)
+            assert "oldest_unacked_age_seconds" in consumer
+        assert document["platform_companies"] == []
+        assert document["buyers"] == []
+        assert document["store"]["up_to_date"] is True
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import random
 import signal
@@ -256,6 +257,23 @@ def test_every_role_is_observable_on_its_own_port_and_readiness_follows_its_depe
         metrics = roles.get("handlers", "/metrics")
         assert metrics is not None
         assert "faststream_received_messages_total" in metrics.text
+
+        # `forwardflow status --json`: consumers, the platform company, the buyer
+        shown = subprocess.run(
+            [FORWARDFLOW, "status", "--json"], env=env, capture_output=True, text=True, check=False
+        )
+        document = json.loads(shown.stdout)
+        assert any(
+            c["consumer"].startswith("ledger") or c["pending"] >= 0 for c in document["consumers"]
+        )
+        (company,) = document["platform_companies"]
+        assert company["company_id"] == REALM
+        assert company["last_catch_up"] is not None
+        assert company["token_expires_at"] is not None
+        (buyer_row,) = document["buyers"]
+        assert buyer_row["agreement_id"]
+        assert "last_delivery" in buyer_row
+        assert "last_inbox_poll" in buyer_row
     finally:
         roles.stop()
         buyer.stop()
