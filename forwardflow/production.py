@@ -3,7 +3,8 @@
 Running on PostgreSQL against a platform's production service means real books: a
 setting still at its shipped sample (say, QuickBooks account ids) would post journal
 entries to the wrong accounts. Each platform names its sample settings
-(``PlatformSettings.sample_fields``); the service checks them at start.
+(``PlatformSettings.sample_fields``); the service checks them at start, and refuses the
+deploy files' ``REPLACE_ME`` placeholders the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from connectors.platform import PlatformSettings
 from forwardflow.settings import Settings
 
-__all__ = ["SampleSettingsError", "sample_settings_problems"]
+__all__ = ["PLACEHOLDER", "SampleSettingsError", "sample_settings_problems"]
+
+PLACEHOLDER = "REPLACE_ME"
+"""What the deploy files put where the site's own value goes (refused like a sample)."""
 
 
 class SampleSettingsError(RuntimeError):
@@ -28,7 +32,10 @@ def sample_settings_problems(settings: Settings, platforms: list[str]) -> list[s
         if not isinstance(section, PlatformSettings) or not section.in_production():
             continue
         for field in type(section).sample_fields:
-            if getattr(section, field) == type(section).model_fields[field].default:
-                env = f"FORWARDFLOW_{name.upper()}__{field.upper()}"
+            value = getattr(section, field)
+            env = f"FORWARDFLOW_{name.upper()}__{field.upper()}"
+            if value == type(section).model_fields[field].default:
                 problems.append(f"{name}.{field} (env {env}) is still the shipped sample")
+            elif PLACEHOLDER in str(value):
+                problems.append(f"{name}.{field} (env {env}) still holds {PLACEHOLDER}")
     return problems
