@@ -219,3 +219,20 @@ def test_docker_compose_config_accepts_the_file() -> None:
         assert checked.returncode == 0, checked.stderr
         return
     pytest.skip("neither `docker compose` nor docker-compose is installed")
+
+
+def test_kubernetes_validate_accepts_the_manifests() -> None:
+    """The real validator where it is installed (PyPI kubernetes-validate, strict)."""
+    binary = shutil.which("kubernetes-validate")
+    if binary is None:
+        pytest.skip("kubernetes-validate is not installed (pip install kubernetes-validate)")
+    manifests = [
+        str(p) for p in sorted((DEPLOY / "k8s").glob("*.yaml")) if p.name != "kustomization.yaml"
+    ]
+    checked = subprocess.run(
+        [binary, "--strict", "--quiet", "-k", "1.30.0", *manifests],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
