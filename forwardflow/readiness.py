@@ -54,7 +54,8 @@ class Readiness:
         self.timeout_s = timeout_s
         self._checks: dict[str, Check] = {}
         self.states: dict[str, CheckState] = {}
-        self.attention: list[str] = []
+        self.attention: dict[str, list[str]] = {}
+        """What needs an operator without making the role unready, by the check that saw it."""
         self.rounds = 0
 
     def add(self, name: str, check: Check) -> None:
@@ -127,6 +128,6 @@ class Readiness:
         }
         if failing:
             body["failing"] = failing
-        if self.attention:
-            body["attention"] = self.attention
+        if attention := [line for lines in self.attention.values() for line in lines]:
+            body["attention"] = attention
         return ready, body

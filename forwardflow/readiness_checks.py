@@ -5,7 +5,8 @@ disk is left, dead letters are not piling up. Handlers and delivery: their consu
 backlog is under ``health.consumer_lag_limit``. The scheduler (which runs catch-up):
 each connected platform company's last catch-up succeeded, no token has expired.
 Delivery: each buyer's SFTP server greets us. HTTP: journal entries not in the books
-are named as attention (re-authorising through this very service posts them).
+are named as attention on each request (re-authorising through this very service posts
+them); so is a catch-up that only reconnecting the company heals.
 """
 
 from __future__ import annotations
@@ -21,13 +22,22 @@ from forwardflow.broker.lag import consumer_lags
 from forwardflow.companies import companies
 from forwardflow.health import DeadLetterRate, Vitals, free_disk_problem, probe_store
 from forwardflow.marks import marks
-from forwardflow.postings import posting_problems
 from forwardflow.readiness import Readiness
 
-__all__ = ["CATCH_UP", "INBOX", "catch_up_mark", "readiness_for", "sftp_greets"]
+__all__ = [
+    "CATCH_UP",
+    "INBOX",
+    "RECONNECT",
+    "catch_up_mark",
+    "readiness_for",
+    "sftp_greets",
+]
 
 CATCH_UP = "catch-up:"
 INBOX = "inbox:"
+RECONNECT = "reconnect: "
+"""How a catch-up failure that only reconnecting the company heals is recorded: named as
+attention, the role stays ready (the OAuth callback that heals it may go through it)."""
 
 _PARTS_STREAMS = {"handlers": ("NOTICES", "LEDGER", "COMMANDS"), "delivery": ("EVENTS",)}
 
@@ -59,21 +69,25 @@ def _sftp_targets(app: Forwardflow) -> dict[str, tuple[str, int]]:
         }
 
 
-def _catch_up_results(app: Forwardflow) -> dict[str, str | None]:
+def _catch_up_results(app: Forwardflow) -> tuple[dict[str, str | None], list[str]]:
+    """(per platform company: None or why its catch-up fails, what needs a reconnect)."""
     held = {m.name: m for m in marks(app, CATCH_UP)}
     now = datetime.now(UTC)
     results: dict[str, str | None] = {}
+    attention: list[str] = []
     for company in companies(app):
         key = f"{company.platform}:{company.company_id}"
         mark = held.get(catch_up_mark(company.platform, company.company_id))
-        results[key] = (
-            f"failing since {mark.failed_at:%Y-%m-%d %H:%M:%S}Z: {mark.problem}"
-            if mark is not None and mark.failing and mark.failed_at
-            else None
-        )
+        results[key] = None
+        if mark is not None and mark.failing and mark.failed_at:
+            line = f"failing since {mark.failed_at:%Y-%m-%d %H:%M:%S}Z: {mark.problem}"
+            if (mark.problem or "").startswith(RECONNECT):
+                attention.append(f"catch-up {key} {line}")
+            else:
+                results[key] = line
         if company.refresh_expires_at <= now:
             results[key] = "token expired: reconnect the company"
-    return results
+    return results, attention
 
 
 def _add_common(app: Forwardflow, bus: Bus, vitals: Vitals, readiness: Readiness) -> None:
@@ -124,7 +138,10 @@ def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -
     if "scheduler" in parts:
 
         async def catch_up() -> Mapping[str, str | None]:
-            return await asyncio.to_thread(_catch_up_results, app)
+            results, readiness.attention["catch-up"] = await asyncio.to_thread(
+                _catch_up_results, app
+            )
+            return results
 
         readiness.add("catch-up", catch_up)
     if "delivery" in parts:
@@ -138,10 +155,4 @@ def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -
             return dict(zip(targets, answers, strict=True))
 
         readiness.add("buyer-sftp", sftp)
-    if "http" in parts:
-
-        async def postings() -> None:
-            readiness.attention = await asyncio.to_thread(posting_problems, app)
-
-        readiness.add("postings", postings)
     return readiness

@@ -28,6 +28,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from connectors.platform import AuthorizationError
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.bus import Bus
@@ -43,8 +44,9 @@ from forwardflow.httpserver import ServerLimits, guarded_config
 from forwardflow.inbound import process_buyer_inbox
 from forwardflow.marks import record
 from forwardflow.metrics import Metrics
+from forwardflow.postings import posting_problems
 from forwardflow.production import SampleSettingsError, sample_settings_problems
-from forwardflow.readiness_checks import INBOX, catch_up_mark, readiness_for
+from forwardflow.readiness_checks import INBOX, RECONNECT, catch_up_mark, readiness_for
 from forwardflow.store import current_revision, head_revision
 from forwardflow.web import Probes, http_app
 from forwardflow.web.health import health_routes
@@ -196,6 +198,17 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+def _needs_reconnect(error: BaseException) -> bool:
+    """True when the platform refused the company's authorisation (only reconnecting heals
+    it), however the error was wrapped on its way here."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, AuthorizationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event, metrics: Metrics) -> None:
     """Heal one platform's missed webhooks: CDC on start, every few minutes, a daily sweep."""
     interval = float(wired.settings.catch_up_minutes) * 60
@@ -220,10 +233,11 @@ async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event, metrics: 
                     )
                 except Exception as error:  # one company's outage must not stop the others
                     metrics.catch_up_rounds.labels(wired.name, "failed").inc()
+                    why = f"{type(error).__name__}: {error}"
+                    if _needs_reconnect(error):
+                        why = f"{RECONNECT}{error}"
                     with contextlib.suppress(Exception):  # the store being down: logged below
-                        await asyncio.to_thread(
-                            record, wired.app, mark, f"{type(error).__name__}: {error}"
-                        )
+                        await asyncio.to_thread(record, wired.app, mark, why)
                     log.exception(
                         "catch-up failed platform=%s company=%s; retrying next round",
                         wired.name,
@@ -363,7 +377,8 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             )
             readiness = readiness_for(app, bus, vitals, members)
             parts["readiness"] = readiness.poll_forever(app.settings.health.poll_seconds, stop)
-            probes = Probes(vitals=vitals, readiness=readiness)
+            attention = functools.partial(posting_problems, app) if full else None
+            probes = Probes(vitals=vitals, readiness=readiness, attention=attention)
             parts["http"] = _http_forever(app, bus, metrics, probes, stop, full=full)
             parts["vitals"] = _watch_vitals(vitals, stop)
             tasks = {name: asyncio.create_task(part) for name, part in parts.items()}

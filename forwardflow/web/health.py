@@ -8,8 +8,10 @@ failing and since when; 503 while any fails.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +35,8 @@ class Probes:
     vitals: Vitals = field(default_factory=Vitals)
     dead_letters: DeadLetterRate | None = None
     readiness: Readiness | None = None
+    attention: Callable[[], list[str]] | None = None
+    """Asked on each ``/readyz`` (cheap): what needs an operator without making it unready."""
 
 
 def _expired_companies(app: Forwardflow) -> list[str]:
@@ -68,6 +72,21 @@ async def _readiness(app: Forwardflow, bus: Bus, probes: Probes) -> tuple[list[s
     return failing, attention
 
 
+async def _polled(
+    readiness: Readiness, attention: Callable[[], list[str]] | None
+) -> tuple[bool, dict[str, Any]]:
+    """The last round's report, with what needs attention asked now."""
+    ready, body = readiness.report()
+    if attention is not None:
+        try:
+            lines = await asyncio.to_thread(attention)
+        except Exception as error:  # the store is down: the store check says so
+            lines = [f"attention unknown: {type(error).__name__}"]
+        if every := [*body.get("attention", []), *lines]:
+            body["attention"] = every
+    return ready, body
+
+
 def health_routes(
     app: Forwardflow, bus: Bus, metrics: Metrics | None, probes: Probes
 ) -> list[Route]:
@@ -81,7 +100,7 @@ def health_routes(
 
     async def readyz(request: Request) -> Response:
         if probes.readiness is not None:
-            ready, body = probes.readiness.report()
+            ready, body = await _polled(probes.readiness, probes.attention)
             return JSONResponse(body, status_code=200 if ready else 503)
         failing, attention = await _readiness(app, bus, probes)
         extra = {"attention": attention} if attention else {}
