@@ -57,6 +57,8 @@ class Readiness:
         self.attention: dict[str, list[str]] = {}
         """What needs an operator without making the role unready, by the check that saw it."""
         self.rounds = 0
+        self.polled = asyncio.Event()
+        """Set once the first round is done (the role's port serves after it)."""
 
     def add(self, name: str, check: Check) -> None:
         """Register a check (a mapping result names its parts ``name:part``)."""
@@ -104,6 +106,7 @@ class Readiness:
         for gone in set(self.states) - seen:  # a company disconnected, a buyer removed
             del self.states[gone]
         self.rounds += 1
+        self.polled.set()
 
     async def poll_forever(self, interval_s: float, stop: asyncio.Event) -> None:
         """Poll every ``interval_s`` until stopped."""

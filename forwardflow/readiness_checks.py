@@ -1,8 +1,8 @@
 """The readiness checks each role registers, for its own parts only.
 
 Every role: the store takes a write, the broker is connected, its loops are alive,
-disk is left, dead letters are not piling up. Handlers and delivery: their consumers'
-backlog is under ``health.consumer_lag_limit``. The scheduler (which runs catch-up):
+disk is left, dead letters are not piling up. Handlers and delivery: each of their own
+consumers' backlog is under ``health.consumer_lag_limit``. The scheduler (which runs catch-up):
 each connected platform company's last catch-up succeeded, no token has expired.
 Delivery: each buyer's SFTP server greets us. HTTP: journal entries not in the books
 are named as attention on each request (re-authorising through this very service posts
@@ -38,8 +38,6 @@ INBOX = "inbox:"
 RECONNECT = "reconnect: "
 """How a catch-up failure that only reconnecting the company heals is recorded: named as
 attention, the role stays ready (the OAuth callback that heals it may go through it)."""
-
-_PARTS_STREAMS = {"handlers": ("NOTICES", "LEDGER", "COMMANDS"), "delivery": ("EVENTS",)}
 
 
 def catch_up_mark(platform: str, company_id: str) -> str:
@@ -121,8 +119,13 @@ def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -
     health = app.settings.health
     readiness = Readiness(timeout_s=health.sftp_timeout_seconds + 5)
     _add_common(app, bus, vitals, readiness)
-    families = tuple(f for part in sorted(parts) for f in _PARTS_STREAMS.get(part, ()))
-    if families and health.consumer_lag_limit:
+    families = ("NOTICES", "LEDGER", "COMMANDS", "EVENTS")
+    delivery = app.topology.delivery_consumer
+
+    def mine(consumer: str) -> bool:  # the delivery role's consumer, or the handlers'
+        return ("delivery" in parts) if consumer == delivery else ("handlers" in parts)
+
+    if parts & {"handlers", "delivery"} and health.consumer_lag_limit:
         limit = health.consumer_lag_limit
 
         async def lag() -> Mapping[str, str | None]:
@@ -132,6 +135,7 @@ def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -
                 if c.backlog > limit
                 else None
                 for c in await consumer_lags(jetstream, app.topology, families)
+                if mine(c.consumer)
             }
 
         readiness.add("consumer-lag", lag)

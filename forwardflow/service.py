@@ -81,6 +81,7 @@ class ServiceFailedError(RuntimeError):
 
 _RESTART_WINDOW_S = 600.0
 _WATCH_S = 0.5
+_FIRST_ROUND_S = 30.0
 
 
 async def _supervise_embedded(embedded: EmbeddedNats, restarts: int, stop: asyncio.Event) -> None:
@@ -295,6 +296,9 @@ async def _http_forever(
     )
     config = guarded_config(web, server_limits(app))
     server = uvicorn.Server(config)
+    if probes.readiness is not None:  # connections wait in the backlog meanwhile
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(probes.readiness.polled.wait(), _FIRST_ROUND_S)
     # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
     # inner loop and stop it through should_exit.
     task = asyncio.create_task(server._serve(sockets=[listener]))
