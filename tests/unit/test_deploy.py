@@ -236,3 +236,12 @@ def test_kubernetes_validate_accepts_the_manifests() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_systemd_role_template_runs_a_role_on_its_own_port() -> None:
+    unit = (DEPLOY / "systemd" / "forwardflow@.service").read_text()
+    assert "forwardflow run --role %i" in unit
+    assert "forwardflow db wait" in unit
+    assert "wait" in _cli().commands["db"].commands
+    assert "FORWARDFLOW_HTTP__PORT" in unit
+    assert unknown_env({"FORWARDFLOW_HTTP__PORT": "8081"}) == []
