@@ -10,6 +10,7 @@ scheduler role every ``health.books_seconds`` (``refresh_books``), never per scr
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from forwardflow.readiness import Readiness
 from forwardflow.store.tables import deliveries, platform_companies, platform_postings
 
 __all__ = ["Metrics"]
+
+log = logging.getLogger("forwardflow.metrics")
 
 _CATCH_UP = "catch-up:"
 
@@ -98,6 +101,10 @@ class Metrics:
             ["platform", "outcome"],
             registry=r,
         )
+        self._books_gauges(r)
+        self._ops_gauges(r)
+
+    def _books_gauges(self, r: CollectorRegistry) -> None:
         self.receivables = _gauge(
             r, "forwardflow_receivables", "Receivables in portfolios, by state", "state"
         )
@@ -121,6 +128,8 @@ class Metrics:
             "forwardflow_books_refreshed_timestamp_seconds",
             "When the books' gauges were last computed",
         )
+
+    def _ops_gauges(self, r: CollectorRegistry) -> None:
         self.deliveries = _gauge(
             r, "forwardflow_deliveries", "Delivery receipts, by status", "status"
         )
@@ -277,9 +286,19 @@ class Metrics:
         self.totals.set("forwardflow_dead_letters_parked", await bus.last_sequence(dlq))
 
     async def render(self, app: Forwardflow, bus: Bus, readiness: Readiness | None = None) -> bytes:
-        """Refresh the cheap metrics and return the exposition text."""
-        await asyncio.to_thread(self._store, app)
-        await self._broker(app, bus)
+        """Refresh the cheap metrics and return the exposition text.
+
+        A store or broker that does not answer leaves its metrics as last seen (readiness
+        says why): the scrape itself still works.
+        """
+        try:
+            await asyncio.to_thread(self._store, app)
+        except Exception:  # the store is down: keep the rest of the page
+            log.warning("metrics: the store did not answer; its values are as last seen")
+        try:
+            await self._broker(app, bus)
+        except Exception:  # the broker is down: keep the rest of the page
+            log.warning("metrics: the broker did not answer; its values are as last seen")
         if readiness is not None:
             for name, state in readiness.states.items():
                 self.check.labels(name).set(1 if state.ok else 0)

@@ -324,6 +324,15 @@ async def _watch_vitals(vitals: Vitals, stop: asyncio.Event) -> None:
             raise ServiceFailedError("; ".join(failing))
 
 
+def _refuse_samples(app: Forwardflow) -> None:
+    """Production (PostgreSQL, a platform in production) on a shipped sample: refuse."""
+    if problems := sample_settings_problems(app.settings, [p.name for p in app.platforms.values()]):
+        raise SampleSettingsError(
+            "refusing to run production on sample settings (set them first):\n  "
+            + "\n  ".join(problems)
+        )
+
+
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
     revision, head = current_revision(app.engine), head_revision()
@@ -332,11 +341,7 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             f"database schema is at {revision or '(empty)'}, this "
             f"version needs {head}: run `forwardflow db upgrade`"
         )
-    if problems := sample_settings_problems(app.settings, [p.name for p in app.platforms.values()]):
-        raise SampleSettingsError(
-            "refusing to run production on sample settings (set them first):\n  "
-            + "\n  ".join(problems)
-        )
+    _refuse_samples(app)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
