@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -149,14 +150,23 @@ def readiness_for(app: Forwardflow, bus: Bus, vitals: Vitals, parts: set[str]) -
 
         readiness.add("catch-up", catch_up)
     if "delivery" in parts:
-        timeout = health.sftp_timeout_seconds
+        timeout, every = health.sftp_timeout_seconds, health.sftp_poll_seconds
+        last: dict[str, tuple[float, tuple[str, int], str | None]] = {}
 
         async def sftp() -> Mapping[str, str | None]:
             targets = await asyncio.to_thread(_sftp_targets, app)
+            now = time.monotonic()
+            due = {  # greeted longer ago than sftp_poll_seconds, or moved, or new
+                a: t
+                for a, t in targets.items()
+                if a not in last or last[a][1] != t or now - last[a][0] >= every
+            }
             answers = await asyncio.gather(
-                *(asyncio.to_thread(sftp_greets, h, p, timeout) for h, p in targets.values())
+                *(asyncio.to_thread(sftp_greets, h, p, timeout) for h, p in due.values())
             )
-            return dict(zip(targets, answers, strict=True))
+            for (agreement, target), answer in zip(due.items(), answers, strict=True):
+                last[agreement] = (now, target, answer)
+            return {agreement: last[agreement][2] for agreement in targets}
 
         readiness.add("buyer-sftp", sftp)
     return readiness

@@ -212,6 +212,13 @@ class HealthSettings(_Section):
         le=120,
         description="How long the delivery role waits for a buyer's SFTP server to greet it.",
     )
+    sftp_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="How often the delivery role greets each buyer's SFTP server (its "
+        "readiness uses the last answer meanwhile; a buyer's server logs each greeting).",
+    )
     books_seconds: float = Field(
         default=300.0,
         ge=0,

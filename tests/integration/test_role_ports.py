@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +47,7 @@ REALM = "4620816377"
 POLL_S = 0.5
 CATCH_UP_S = 0.6  # catch_up_minutes = 0.01
 LAG_LIMIT = 3
+SLACK_S = 5.0  # beyond one poll interval: a request's way and a loaded 2-core machine
 
 
 class Roles:
@@ -147,6 +149,7 @@ def _install(
         "FORWARDFLOW_HEALTH__POLL_SECONDS": str(POLL_S),
         "FORWARDFLOW_HEALTH__CONSUMER_LAG_LIMIT": str(LAG_LIMIT),
         "FORWARDFLOW_HEALTH__SFTP_TIMEOUT_SECONDS": "2",
+        "FORWARDFLOW_HEALTH__SFTP_POLL_SECONDS": str(POLL_S),
         "FORWARDFLOW_DELIVERY__INBOX_POLL_SECONDS": "0",
         "FORWARDFLOW_QUICKBOOKS__CLIENT_ID": emulator.client_id,
         "FORWARDFLOW_QUICKBOOKS__CLIENT_SECRET": emulator.client_secret,
@@ -183,6 +186,14 @@ def _install(
         uow.agreements.add(sample_agreement_text() + delivery)
         uow.commit()
     return app, env
+
+
+def _status_json(env: dict[str, str]) -> dict[str, Any]:
+    shown = subprocess.run(
+        [FORWARDFLOW, "status", "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    document: dict[str, Any] = json.loads(shown.stdout)
+    return document
 
 
 async def _publish(app: Forwardflow, count: int) -> None:
@@ -226,10 +237,10 @@ def test_every_role_is_observable_on_its_own_port_and_readiness_follows_its_depe
         # the buyer's SFTP endpoint stops: the delivery role is not ready, naming the buyer
         port = buyer.port
         buyer.stop()
-        took = roles.until("delivery", "/readyz", _failing("buyer-sftp:"), POLL_S + 3)
+        took = roles.until("delivery", "/readyz", _failing("buyer-sftp:"), POLL_S + SLACK_S)
         print(f"buyer SFTP down → delivery /readyz 503 in {took:.2f} s")
         buyer = LoopbackSftp(tmp_path / "buyer", "acme", public, port=port).start()
-        took = roles.until("delivery", "/readyz", _ready, POLL_S + 3)
+        took = roles.until("delivery", "/readyz", _ready, POLL_S + SLACK_S)
         print(f"buyer SFTP back → delivery /readyz 200 in {took:.2f} s")
 
         # QuickBooks answers every call with a fault: catch-up fails, the scheduler says so
@@ -238,34 +249,35 @@ def test_every_role_is_observable_on_its_own_port_and_readiness_follows_its_depe
             "scheduler",
             "/readyz",
             _failing(f"catch-up:quickbooks:{REALM}"),
-            POLL_S + CATCH_UP_S + 4,
+            POLL_S + CATCH_UP_S + SLACK_S,
         )
         print(f"catch-up failing → scheduler /readyz 503 in {took:.2f} s")
         emulator.emulator.faults.clear()
-        took = roles.until("scheduler", "/readyz", _ready, POLL_S + CATCH_UP_S + 4)
+        took = roles.until("scheduler", "/readyz", _ready, POLL_S + CATCH_UP_S + SLACK_S)
         print(f"catch-up healed → scheduler /readyz 200 in {took:.2f} s")
 
         # a stalled consumer (its writes blocked by a lock): the handlers role is not ready
         with locker.connect() as connection:
             connection.execute(text("LOCK TABLE inbox IN EXCLUSIVE MODE"))
             asyncio.run(_publish(app, 3 * LAG_LIMIT))
-            took = roles.until("handlers", "/readyz", _failing("consumer-lag:"), POLL_S + 3)
+            took = roles.until("handlers", "/readyz", _failing("consumer-lag:"), POLL_S + SLACK_S)
             print(f"consumer stalled → handlers /readyz 503 in {took:.2f} s")
+            stalled = _status_json(env)
+            lagging = [c for c in stalled["consumers"] if c["pending"] + c["ack_pending"]]
+            assert sum(c["pending"] + c["ack_pending"] for c in lagging) == 3 * LAG_LIMIT
+            assert all(c["oldest_unacked_age_seconds"] is not None for c in lagging)
+            assert any(c["ack_pending"] for c in lagging)  # delivered, stuck in the handler
+            assert stalled["dead_letters"] == 0
             connection.rollback()
-        took = roles.until("handlers", "/readyz", _ready, POLL_S + 10)
+        took = roles.until("handlers", "/readyz", _ready, POLL_S + 2 * SLACK_S)
         print(f"consumer drained → handlers /readyz 200 in {took:.2f} s")
         metrics = roles.get("handlers", "/metrics")
         assert metrics is not None
         assert "faststream_received_messages_total" in metrics.text
 
         # `forwardflow status --json`: consumers, the platform company, the buyer
-        shown = subprocess.run(
-            [FORWARDFLOW, "status", "--json"], env=env, capture_output=True, text=True, check=False
-        )
-        document = json.loads(shown.stdout)
-        assert any(
-            c["consumer"].startswith("ledger") or c["pending"] >= 0 for c in document["consumers"]
-        )
+        document = _status_json(env)
+        assert all(c["pending"] + c["ack_pending"] == 0 for c in document["consumers"])
         (company,) = document["platform_companies"]
         assert company["company_id"] == REALM
         assert company["last_catch_up"] is not None
