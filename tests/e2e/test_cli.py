@@ -259,3 +259,13 @@ def test_a_database_that_refuses_connections_is_one_line_naming_the_host(
     (line,) = result.stderr.strip().splitlines()
     assert "database unusable" in line
     assert "127.0.0.1" in line
+
+
+def test_db_wait_holds_a_role_until_the_schema_is_at_its_head(tmp_path: Path) -> None:
+    waited = run("db", "wait", "--timeout", "0", cwd=tmp_path)
+    assert waited.returncode == 1  # an empty store: not yet migrated
+    assert "not" in waited.stdout
+    run("db", "upgrade", cwd=tmp_path)
+    ready = run("db", "wait", "--timeout", "5", cwd=tmp_path)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "ready" in ready.stdout
