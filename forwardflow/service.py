@@ -335,13 +335,13 @@ def _refuse_samples(app: Forwardflow) -> None:
 
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
+    _refuse_samples(app)
     revision, head = current_revision(app.engine), head_revision()
     if revision != head:
         raise SchemaOutdatedError(
             f"database schema is at {revision or '(empty)'}, this "
             f"version needs {head}: run `forwardflow db upgrade`"
         )
-    _refuse_samples(app)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -269,3 +269,16 @@ def test_db_wait_holds_a_role_until_the_schema_is_at_its_head(tmp_path: Path) ->
     ready = run("db", "wait", "--timeout", "5", cwd=tmp_path)
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert "ready" in ready.stdout
+
+
+def test_production_on_sample_settings_is_refused_loudly_at_start(tmp_path: Path) -> None:
+    env = {  # PostgreSQL (never reached: the refusal comes first) and QuickBooks production
+        "FORWARDFLOW_DATABASE__URL": "postgresql+psycopg://nobody@127.0.0.1:1/forwardflow",
+        "FORWARDFLOW_QUICKBOOKS__ENVIRONMENT": "production",
+        "FORWARDFLOW_QUICKBOOKS__REDIRECT_URI": "https://ff.example.com/callback/quickbooks",
+    }
+    refused = run("run", "--role", "relay", cwd=tmp_path, env=env, timeout=30)
+    assert refused.returncode == 2
+    assert "refusing to run production on sample settings" in refused.stderr
+    assert "FORWARDFLOW_QUICKBOOKS__ACCOUNTS" in refused.stderr
+    assert "REDIRECT_URI" not in refused.stderr  # set: not the sample
