@@ -101,6 +101,14 @@ class PlatformSettings(BaseModel):
         default=15.0, ge=0, description="How often change-data-capture runs; 0 turns it off."
     )
 
+    sample_fields: ClassVar[tuple[str, ...]] = ()
+    """Settings whose default is a sample a production installation must replace (the
+    service refuses to start on PostgreSQL in production while one is left as shipped)."""
+
+    def in_production(self) -> bool:
+        """True when the section points at the platform's production service."""
+        return False
+
 
 # ---------------------------------------------------------------------- what the wiring keeps
 @dataclass(frozen=True, slots=True)

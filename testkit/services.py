@@ -18,6 +18,7 @@ __all__ = [
     "gpg_binary",
     "in_ci",
     "postgres_url",
+    "promtool_binary",
     "require",
     "sshd_binary",
 ]
@@ -106,3 +107,8 @@ def sshd_binary() -> Path:
 def gpg_binary() -> Path:
     """The gpg binary, which tests use as the buyer's decryptor."""
     return _binary("gpg", "/usr/bin", package="gnupg")
+
+
+def promtool_binary() -> Path:
+    """Prometheus's promtool, which checks the alert rules in deploy/prometheus."""
+    return _binary("promtool", "/usr/bin", "/usr/local/bin", package="prometheus")

@@ -26,6 +26,7 @@ __all__ = [
     "buyer_notices",
     "connect_links",
     "deliveries",
+    "health_marks",
     "inbound_files",
     "inbox",
     "ledger_entities",
@@ -333,4 +334,15 @@ buyer_notices = Table(
     comment="What the buyer was told after the sale: each decided put-back request "
     "(subject: request id) and each remittance statement (subject: portfolio, digest: "
     "what it said), with the file it was sent in.",
+)
+
+health_marks = Table(
+    "health_marks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("ok_at", DateTime(timezone=True)),
+    Column("failed_at", DateTime(timezone=True)),
+    Column("problem", Text),
+    comment="The last success and failure of each recurring operation (catch-up per "
+    "platform company, buyer inbox polls, empty tranches), for readiness and status.",
 )

@@ -123,6 +123,15 @@ def test_status_reports_store_and_the_running_services_embedded_broker(tmp_path:
         assert "FF_LEDGER" in result.stdout
         assert "up to date" in result.stdout
         assert str(state["pid"]) in result.stdout  # the service's server, joined
+        document = json.loads(run("status", "--json", cwd=tmp_path).stdout)
+        consumers = {c["consumer"]: c for c in document["consumers"]}
+        assert consumers, document
+        for consumer in consumers.values():
+            assert {"pending", "ack_pending", "redelivered", "dead_letters"} <= set(consumer)
+            assert "oldest_unacked_age_seconds" in consumer
+        assert document["platform_companies"] == []
+        assert document["buyers"] == []
+        assert document["store"]["up_to_date"] is True
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0
@@ -251,3 +260,26 @@ def test_a_database_that_refuses_connections_is_one_line_naming_the_host(
     (line,) = result.stderr.strip().splitlines()
     assert "database unusable" in line
     assert "127.0.0.1" in line
+
+
+def test_db_wait_holds_a_role_until_the_schema_is_at_its_head(tmp_path: Path) -> None:
+    waited = run("db", "wait", "--timeout", "0", cwd=tmp_path)
+    assert waited.returncode == 1  # an empty store: not yet migrated
+    assert "not" in waited.stdout
+    run("db", "upgrade", cwd=tmp_path)
+    ready = run("db", "wait", "--timeout", "5", cwd=tmp_path)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "ready" in ready.stdout
+
+
+def test_production_on_sample_settings_is_refused_loudly_at_start(tmp_path: Path) -> None:
+    env = {  # PostgreSQL (never reached: the refusal comes first) and QuickBooks production
+        "FORWARDFLOW_DATABASE__URL": "postgresql+psycopg://nobody@127.0.0.1:1/forwardflow",
+        "FORWARDFLOW_QUICKBOOKS__ENVIRONMENT": "production",
+        "FORWARDFLOW_QUICKBOOKS__REDIRECT_URI": "https://ff.example.com/callback/quickbooks",
+    }
+    refused = run("run", "--role", "relay", cwd=tmp_path, env=env, timeout=30)
+    assert refused.returncode == 2
+    assert "refusing to run production on sample settings" in refused.stderr
+    assert "FORWARDFLOW_QUICKBOOKS__ACCOUNTS" in refused.stderr
+    assert "REDIRECT_URI" not in refused.stderr  # set: not the sample
