@@ -28,6 +28,7 @@ from forwardflow.readiness import Readiness
 __all__ = [
     "CATCH_UP",
     "INBOX",
+    "PAUSED",
     "RECONNECT",
     "catch_up_mark",
     "readiness_for",
@@ -36,6 +37,9 @@ __all__ = [
 
 CATCH_UP = "catch-up:"
 INBOX = "inbox:"
+PAUSED = "paused: "
+"""How a catch-up the platform paused (a day limit spent) is recorded: named as attention,
+the role stays ready; calls resume by themselves when the limit resets."""
 RECONNECT = "reconnect: "
 """How a catch-up failure that only reconnecting the company heals is recorded: named as
 attention, the role stays ready (the OAuth callback that heals it may go through it)."""
@@ -80,7 +84,7 @@ def _catch_up_results(app: Forwardflow) -> tuple[dict[str, str | None], list[str
         results[key] = None
         if mark is not None and mark.failing and mark.failed_at:
             line = f"failing since {mark.failed_at:%Y-%m-%d %H:%M:%S}Z: {mark.problem}"
-            if (mark.problem or "").startswith(RECONNECT):
+            if (mark.problem or "").startswith((RECONNECT, PAUSED)):
                 attention.append(f"catch-up {key} {line}")
             else:
                 results[key] = line

@@ -28,7 +28,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from connectors.platform import AuthorizationError
+from connectors.platform import AuthorizationError, paused
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.bus import Bus
@@ -46,7 +46,13 @@ from forwardflow.marks import record
 from forwardflow.metrics import Metrics
 from forwardflow.postings import posting_problems
 from forwardflow.production import SampleSettingsError, sample_settings_problems
-from forwardflow.readiness_checks import INBOX, RECONNECT, catch_up_mark, readiness_for
+from forwardflow.readiness_checks import (
+    INBOX,
+    PAUSED,
+    RECONNECT,
+    catch_up_mark,
+    readiness_for,
+)
 from forwardflow.store import current_revision, head_revision
 from forwardflow.web import Probes, http_app
 from forwardflow.web.health import health_routes
@@ -237,6 +243,8 @@ async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event, metrics: 
                     why = f"{type(error).__name__}: {error}"
                     if _needs_reconnect(error):
                         why = f"{RECONNECT}{error}"
+                    elif until := paused(wired.name).get(company.company_id):
+                        why = f"{PAUSED}calls paused until {until:%Y-%m-%d %H:%M} UTC (day limit)"
                     with contextlib.suppress(Exception):  # the store being down: logged below
                         await asyncio.to_thread(record, wired.app, mark, why)
                     log.exception(
