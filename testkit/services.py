@@ -106,3 +106,8 @@ def sshd_binary() -> Path:
 def gpg_binary() -> Path:
     """The gpg binary, which tests use as the buyer's decryptor."""
     return _binary("gpg", "/usr/bin", package="gnupg")
+
+
+def chromium_binary() -> Path:
+    """Debian's chromium, which the console's browser tests drive (never a downloaded one)."""
+    return _binary("chromium", "/usr/bin", package="chromium")

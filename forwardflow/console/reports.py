@@ -1,0 +1,256 @@
+"""What the console's pages show, read from the same domain reports as the CLI's ``--json``.
+
+Each function here is the console's twin of a CLI command's ``work``: the same store
+reads, the same ``debtsale`` report. A ledger is read once per change (a cheap count and
+newest version decide), so a page over 100,000 receivables does not decode them all again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from debtsale.changes import Documentation
+from debtsale.commands import CutPortfolio
+from debtsale.ledger import Ledger, Receivable
+from debtsale.money import Money
+from debtsale.portfolio import Portfolio
+from debtsale.remittance import amounts_due
+from debtsale.reports import AmountsDueReport, PutbackLedger, ReconciliationReport
+from debtsale.segmentation import age_bucket, balance_tier
+from debtsale.valuation import ValuationReport, value_receivables
+from forwardflow.bootstrap import Forwardflow
+from forwardflow.cli.dispatch import portfolio_of
+from forwardflow.companies import companies
+from forwardflow.store.platforms import Posting
+from forwardflow.store.tables import ledger_entities, platform_checkpoints, platform_postings
+from handlers.portfolio import select_for_cut
+
+__all__ = [
+    "AgingCell",
+    "CompanyRow",
+    "CutPreview",
+    "aging",
+    "company_rows",
+    "cut_preview",
+    "ledger_of",
+    "postings",
+    "putback_ledger",
+    "reconciliation",
+    "statement",
+    "tenants",
+    "valuation",
+]
+
+_CACHE: dict[tuple[str, str], tuple[tuple[int, int], Ledger]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def ledger_of(app: Forwardflow, tenant: str) -> Ledger:
+    """The tenant's ledger, decoded again only when its entities changed."""
+    with app.engine.connect() as connection:
+        c = ledger_entities.c
+        row = connection.execute(
+            select(func.count(), func.coalesce(func.max(c.version_micros), 0)).where(
+                c.tenant == tenant
+            )
+        ).one()
+    key, stamp = (str(app.engine.url), tenant), (int(row[0]), int(row[1]))
+    with _CACHE_LOCK:
+        held = _CACHE.get(key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    with app.unit_of_work() as uow:
+        ledger = uow.ledger.load(tenant)
+    with _CACHE_LOCK:
+        _CACHE[key] = (stamp, ledger)
+    return ledger
+
+
+def tenants(app: Forwardflow) -> list[str]:
+    """Every company (tenant) with a ledger, by name."""
+    with app.engine.connect() as connection:
+        rows = connection.execute(select(ledger_entities.c.tenant).distinct()).scalars()
+        return sorted(str(r) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRow:
+    """A connected company: token health and the last catch-up (never its tokens)."""
+
+    platform: str
+    title: str
+    company_id: str
+    tenant: str
+    health: str
+    refresh_expires_at: datetime
+    last_catch_up: datetime | None
+
+
+def company_rows(app: Forwardflow) -> list[CompanyRow]:
+    """Every connected company of every registered platform."""
+    now = datetime.now(UTC)
+    titles = {name: platform.title for name, platform in app.platforms.items()}
+    rows = []
+    with app.engine.connect() as connection:
+        for company in companies(app):
+            c = platform_checkpoints.c
+            last = connection.execute(
+                select(func.max(c.changed_since)).where(
+                    c.platform == company.platform, c.company_id == company.company_id
+                )
+            ).scalar_one_or_none()
+            days = (company.refresh_expires_at - now).days
+            health = "expired: reconnect" if days < 0 else ("expires soon" if days < 14 else "ok")
+            rows.append(
+                CompanyRow(
+                    company.platform,
+                    titles.get(company.platform, company.platform),
+                    company.company_id,
+                    company.tenant,
+                    health,
+                    company.refresh_expires_at,
+                    last,
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class AgingCell:
+    """Open receivables of one cohort: age bucket × balance tier × documentation."""
+
+    age_bucket: str
+    balance_tier: str
+    documentation: str
+    count: int
+    balance: Money
+
+
+def _documentation(ledger: Ledger, receivable: Receivable) -> str:
+    profile = ledger.profile(receivable.customer_id)
+    return (profile.documentation if profile else Documentation.INVOICE_ONLY).value
+
+
+def aging(ledger: Ledger, as_of: date, currency: str) -> list[AgingCell]:
+    """Open balances on ``as_of`` by cohort, youngest first."""
+    cells: dict[tuple[str, str, str], list[Money]] = {}
+    for receivable in ledger.receivables():
+        face = receivable.face_on(as_of)
+        if face.is_zero or face.currency != currency:
+            continue
+        key = (
+            age_bucket(receivable.days_past_due(as_of)),
+            balance_tier(face.amount),
+            _documentation(ledger, receivable),
+        )
+        cells.setdefault(key, []).append(face)
+    order = ("0-90", "91-180", "181-365", "365+")
+    return [
+        AgingCell(*key, count=len(faces), balance=Money.of(sum(f.amount for f in faces), currency))
+        for key, faces in sorted(
+            cells.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 9, kv[0])
+        )
+    ]
+
+
+def cohort_receivables(
+    ledger: Ledger, as_of: date, cohort: tuple[str, str, str], currency: str
+) -> list[tuple[Receivable, Money]]:
+    """The drill-down: each open receivable of one cohort with its balance."""
+    found = []
+    for receivable in ledger.receivables():
+        face = receivable.face_on(as_of)
+        if face.is_zero or face.currency != currency:
+            continue
+        key = (
+            age_bucket(receivable.days_past_due(as_of)),
+            balance_tier(face.amount),
+            _documentation(ledger, receivable),
+        )
+        if key == cohort:
+            found.append((receivable, face))
+    return sorted(found, key=lambda pair: (pair[0].customer_id, pair[0].number))
+
+
+def valuation(app: Forwardflow, agreement_id: str, tenant: str, as_of: date) -> ValuationReport:
+    """``forwardflow portfolio valuation --json``'s report."""
+    with app.unit_of_work() as uow:
+        terms = uow.agreements.get(agreement_id)
+        taken = uow.portfolios.unavailable(tenant)
+    return value_receivables(ledger_of(app, tenant), terms, as_of, taken=taken)
+
+
+@dataclass(frozen=True, slots=True)
+class CutPreview:
+    """What a cut would take, before anything is committed."""
+
+    count: int
+    face: Money
+    price: Money
+
+
+def cut_preview(app: Forwardflow, command: CutPortfolio) -> CutPreview:
+    """The cut ``command`` would make now, computed by the cut itself without saving."""
+    with app.unit_of_work() as uow:
+        portfolio = select_for_cut(uow, command)
+    return CutPreview(
+        len(portfolio.lines), portfolio.total_face_at_cutoff, portfolio.total_price_at_cutoff
+    )
+
+
+def reconciliation(app: Forwardflow, portfolio: Portfolio) -> ReconciliationReport:
+    """``forwardflow portfolio reconcile --json``'s report."""
+    return ReconciliationReport.of(portfolio, ledger_of(app, portfolio.tenant))
+
+
+def putback_ledger(portfolio: Portfolio) -> PutbackLedger:
+    """``forwardflow putback list --json``'s report."""
+    return PutbackLedger.of(portfolio)
+
+
+def statement(app: Forwardflow, portfolio_id: str, as_of: date) -> AmountsDueReport:
+    """``forwardflow remittance statement --json``'s report."""
+    portfolio = portfolio_of(app, portfolio_id)
+    with app.unit_of_work() as uow:
+        terms = uow.agreements.get(portfolio.agreement_id).remittance
+    items = amounts_due(portfolio, ledger_of(app, portfolio.tenant), terms)
+    return AmountsDueReport.of(portfolio, items, as_of)
+
+
+def postings(app: Forwardflow, offset: int, limit: int) -> tuple[Sequence[Posting], int]:
+    """Journal entries posted to the platforms (newest first), with their platform ids."""
+    with app.engine.connect() as connection:
+        c = platform_postings.c
+        count = connection.execute(select(func.count()).select_from(platform_postings)).scalar()
+        rows = connection.execute(
+            select(platform_postings)
+            .order_by(c.updated_at.desc(), c.entry_id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    found = [
+        Posting(
+            r.platform,
+            r.company_id,
+            r.entry_id,
+            r.portfolio_id,
+            r.state,
+            r.platform_id,
+            r.problem,
+            r.attempts,
+            dict(r.entry),
+        )
+        for r in rows
+    ]
+    return found, int(count or 0)
+
+
+def money_total(values: Sequence[Money], currency: str) -> Money:
+    """Σ ``values`` (zero when empty)."""
+    return Money.of(sum((v.amount for v in values), Decimal(0)), currency)
