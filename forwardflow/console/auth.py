@@ -72,11 +72,12 @@ def login_redirect(request: Request) -> Response:
 
 
 class Throttle:
-    """Sign-in attempts: after ``limit`` failures in ``window`` seconds, by email or by
-    address, further attempts are refused until the oldest failure ages out."""
+    """Sign-in attempts: after ``limit`` failures in ``window`` seconds for an email (or
+    ``address_limit`` from one address, where a whole office may sign in), further
+    attempts are refused until the oldest failure ages out."""
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
+    def __init__(self, limit: int = 5, address_limit: int = 30, window: float = 900.0) -> None:
+        self.limit, self.address_limit, self.window = limit, address_limit, window
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -90,7 +91,11 @@ class Throttle:
         """Whether any of ``keys`` has used up its attempts."""
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+            return any(
+                len(self._recent(k, now))
+                >= (self.address_limit if k.startswith("addr:") else self.limit)
+                for k in keys
+            )
 
     def failed(self, *keys: str) -> None:
         """Count one failure against each of ``keys``."""
