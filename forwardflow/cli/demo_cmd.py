@@ -19,6 +19,7 @@ from rich.progress import (
 
 from demo.story import DemoError, run_demo
 from forwardflow.cli.context import console, err_console
+from forwardflow.cli.demo_serve import serve_demo
 from forwardflow.cli.render import (
     broker_table,
     completeness_table,
@@ -34,6 +35,11 @@ def demo(
         Path,
         typer.Option("--workdir", help="Where the demo keeps its data (cleared each run)."),
     ] = Path("demo-run"),
+    keep_serving: Annotated[
+        bool,
+        typer.Option("--serve", help="Then keep the service and console running (Ctrl-C stops)."),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="The console's port with --serve.")] = 8080,
 ) -> None:
     """Run the main job end to end on embedded defaults (SQLite, embedded NATS)."""
     with Progress(
@@ -70,3 +76,5 @@ def demo(
         console.print(f"{name}: [bold]{path}[/]")
     if not result.broker_pid_stopped:
         raise typer.Exit(code=1)
+    if keep_serving:
+        serve_demo(workdir, port)

@@ -59,8 +59,11 @@ def _agreements(console: Console) -> list[Any]:
 
 
 def _portfolios(console: Console) -> list[Portfolio]:
-    with console.app.unit_of_work() as uow:
-        return uow.portfolios.list()
+    def load() -> list[Portfolio]:
+        with console.app.unit_of_work() as uow:
+            return uow.portfolios.list()
+
+    return reports.cached(console.app, ("portfolios",), "", load)
 
 
 def _choices(console: Console, request: Request) -> dict[str, Any]:
@@ -101,9 +104,15 @@ def page_routes(console: Console) -> list[Route]:
         def work() -> dict[str, Any]:
             chosen = _choices(console, request)
             as_of = day_param(request, "as_of")
+            tenant, currency = chosen["tenant"], chosen["currency"]
             cells = (
-                reports.aging(reports.ledger_of(app, chosen["tenant"]), as_of, chosen["currency"])
-                if chosen["tenant"]
+                reports.cached(
+                    app,
+                    ("aging", as_of, currency),
+                    tenant,
+                    lambda: reports.aging(reports.ledger_of(app, tenant), as_of, currency),
+                )
+                if tenant
                 else []
             )
             buckets: dict[str, Decimal] = {}
@@ -123,8 +132,14 @@ def page_routes(console: Console) -> list[Route]:
             as_of = day_param(request, "as_of")
             q = request.query_params
             key = (q.get("age", ""), q.get("tier", ""), q.get("docs", ""))
-            found = reports.cohort_receivables(
-                reports.ledger_of(app, chosen["tenant"]), as_of, key, chosen["currency"]
+            tenant, currency = chosen["tenant"], chosen["currency"]
+            found = reports.cached(
+                app,
+                ("cohort", as_of, key, currency),
+                tenant,
+                lambda: reports.cohort_receivables(
+                    reports.ledger_of(app, tenant), as_of, key, currency
+                ),
             )
             if customer := q.get("customer"):
                 found = [pair for pair in found if pair[0].customer_id == customer]
@@ -209,9 +224,9 @@ def page_routes(console: Console) -> list[Route]:
             steps = [("face at cut-off", report.face_at_cutoff.amount, True)]
             steps += [("adjustments", report.adjustments.amount, False)]
             steps += [("final face", report.final_face.amount, True)]
-            steps += [("price", report.price.amount, True)]
-            if report.loss_on_sale is not None:
+            if report.loss_on_sale is not None:  # final face → price is the loss
                 steps.append(("loss", -report.loss_on_sale.amount, False))
+            steps += [("price", report.price.amount, True)]
             return {
                 "portfolio": found[0],
                 "report": report,

@@ -8,10 +8,12 @@ newest version decide), so a page over 100,000 receivables does not decode them 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import func, select
 
@@ -28,7 +30,13 @@ from forwardflow.bootstrap import Forwardflow
 from forwardflow.cli.dispatch import portfolio_of
 from forwardflow.companies import companies
 from forwardflow.store.platforms import Posting
-from forwardflow.store.tables import ledger_entities, platform_checkpoints, platform_postings
+from forwardflow.store.tables import (
+    ledger_entities,
+    platform_checkpoints,
+    platform_postings,
+    receivable_flags,
+)
+from forwardflow.store.tables import portfolios as portfolios_table
 from handlers.portfolio import select_for_cut
 
 __all__ = [
@@ -36,40 +44,79 @@ __all__ = [
     "CompanyRow",
     "CutPreview",
     "aging",
+    "cached",
     "company_rows",
     "cut_preview",
     "ledger_of",
     "postings",
     "putback_ledger",
     "reconciliation",
+    "stamp",
     "statement",
     "tenants",
     "valuation",
 ]
 
-_CACHE: dict[tuple[str, str], tuple[tuple[int, int], Ledger]] = {}
+_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+T = TypeVar("T")
+
+
+def _ledger_stamp(app: Forwardflow, tenant: str) -> tuple[Any, ...]:
+    with app.engine.connect() as connection:
+        c = ledger_entities.c
+        row = connection.execute(
+            select(
+                func.count(),
+                func.max(c.version_micros),
+                func.sum(c.version_micros % 1_000_000_007),  # any version that moved
+                func.sum(c.version_sequence),
+            ).where(c.tenant == tenant)
+        ).one()
+    return tuple(str(value) for value in row)
+
+
+def stamp(app: Forwardflow, tenant: str) -> tuple[Any, ...]:
+    """What a tenant's reports depend on: its ledger, the portfolios and the flags.
+
+    Cheap (three aggregates); any change to them changes the stamp.
+    """
+    with app.engine.connect() as connection:
+        p, f = portfolios_table.c, receivable_flags.c
+        held = connection.execute(
+            select(func.count(), func.max(p.updated_at), func.sum(p.version))
+        ).one()
+        flagged = connection.execute(
+            select(func.count(), func.max(f.flagged_at)).where(f.tenant == tenant)
+        ).one()
+    return (*_ledger_stamp(app, tenant), *map(str, held), *map(str, flagged))
+
+
+def cached(app: Forwardflow, key: tuple[Any, ...], tenant: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept while the tenant's ``stamp`` is unchanged (a few dozen kept)."""
+    full, now = (str(app.engine.url), *key), stamp(app, tenant)
+    with _CACHE_LOCK:
+        held = _CACHE.get(full)
+        if held is not None and held[0] == now:
+            _CACHE.move_to_end(full)
+            return cast(T, held[1])
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[full] = (now, value)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
 
 
 def ledger_of(app: Forwardflow, tenant: str) -> Ledger:
     """The tenant's ledger, decoded again only when its entities changed."""
-    with app.engine.connect() as connection:
-        c = ledger_entities.c
-        row = connection.execute(
-            select(func.count(), func.coalesce(func.max(c.version_micros), 0)).where(
-                c.tenant == tenant
-            )
-        ).one()
-    key, stamp = (str(app.engine.url), tenant), (int(row[0]), int(row[1]))
-    with _CACHE_LOCK:
-        held = _CACHE.get(key)
-    if held is not None and held[0] == stamp:
-        return held[1]
-    with app.unit_of_work() as uow:
-        ledger = uow.ledger.load(tenant)
-    with _CACHE_LOCK:
-        _CACHE[key] = (stamp, ledger)
-    return ledger
+
+    def load() -> Ledger:
+        with app.unit_of_work() as uow:
+            return uow.ledger.load(tenant)
+
+    return cached(app, ("ledger", tenant), tenant, load)
 
 
 def tenants(app: Forwardflow) -> list[str]:
@@ -180,10 +227,14 @@ def cohort_receivables(
 
 def valuation(app: Forwardflow, agreement_id: str, tenant: str, as_of: date) -> ValuationReport:
     """``forwardflow portfolio valuation --json``'s report."""
-    with app.unit_of_work() as uow:
-        terms = uow.agreements.get(agreement_id)
-        taken = uow.portfolios.unavailable(tenant)
-    return value_receivables(ledger_of(app, tenant), terms, as_of, taken=taken)
+
+    def compute() -> ValuationReport:
+        with app.unit_of_work() as uow:
+            terms = uow.agreements.get(agreement_id)
+            taken = uow.portfolios.unavailable(tenant)
+        return value_receivables(ledger_of(app, tenant), terms, as_of, taken=taken)
+
+    return cached(app, ("valuation", agreement_id, as_of), tenant, compute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,16 +248,32 @@ class CutPreview:
 
 def cut_preview(app: Forwardflow, command: CutPortfolio) -> CutPreview:
     """The cut ``command`` would make now, computed by the cut itself without saving."""
-    with app.unit_of_work() as uow:
-        portfolio = select_for_cut(uow, command)
-    return CutPreview(
-        len(portfolio.lines), portfolio.total_face_at_cutoff, portfolio.total_price_at_cutoff
+
+    def compute() -> CutPreview:
+        with app.unit_of_work() as uow:
+            portfolio = select_for_cut(uow, command)
+        return CutPreview(
+            len(portfolio.lines), portfolio.total_face_at_cutoff, portfolio.total_price_at_cutoff
+        )
+
+    key = (
+        "cut",
+        command.agreement_id,
+        command.cutoff,
+        command.only_advised,
+        command.excluded_customers,
     )
+    return cached(app, key, command.tenant, compute)
 
 
 def reconciliation(app: Forwardflow, portfolio: Portfolio) -> ReconciliationReport:
     """``forwardflow portfolio reconcile --json``'s report."""
-    return ReconciliationReport.of(portfolio, ledger_of(app, portfolio.tenant))
+    return cached(
+        app,
+        ("reconciliation", portfolio.id),
+        portfolio.tenant,
+        lambda: ReconciliationReport.of(portfolio, ledger_of(app, portfolio.tenant)),
+    )
 
 
 def putback_ledger(portfolio: Portfolio) -> PutbackLedger:
