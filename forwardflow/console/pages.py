@@ -217,19 +217,21 @@ def page_routes(console: Console) -> list[Route]:
             found = [p for p in _portfolios(console) if p.id == request.path_params["pid"]]
             if not found:
                 raise DomainError("portfolio.known", "no such portfolio")
-            report = reports.reconciliation(app, found[0])
+            done = reports.reconciled(app, found[0])
+            report, totals = done.report, done.totals
             page = Page(request, len(report.lines))
             with app.unit_of_work() as uow:
                 receipt = SqlDeliveryStore(uow.connection).get(found[0].id)
-            steps = [("face at cut-off", report.face_at_cutoff.amount, True)]
-            steps += [("adjustments", report.adjustments.amount, False)]
-            steps += [("final face", report.final_face.amount, True)]
-            if report.loss_on_sale is not None:  # final face → price is the loss
-                steps.append(("loss", -report.loss_on_sale.amount, False))
-            steps += [("price", report.price.amount, True)]
+            steps = [("face at cut-off", totals["face_at_cutoff"].amount, True)]
+            steps += [("adjustments", totals["adjustments"].amount, False)]
+            steps += [("final face", totals["final_face"].amount, True)]
+            if totals["loss_on_sale"] is not None:  # final face → price is the loss
+                steps.append(("loss", -totals["loss_on_sale"].amount, False))
+            steps += [("price", totals["price"].amount, True)]
             return {
                 "portfolio": found[0],
                 "report": report,
+                "totals": totals,
                 "lines": page.slice(list(report.lines)),
                 "page": page,
                 "receipt": receipt,

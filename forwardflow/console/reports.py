@@ -43,6 +43,7 @@ __all__ = [
     "AgingCell",
     "CompanyRow",
     "CutPreview",
+    "Reconciled",
     "aging",
     "cached",
     "company_rows",
@@ -50,6 +51,7 @@ __all__ = [
     "ledger_of",
     "postings",
     "putback_ledger",
+    "reconciled",
     "reconciliation",
     "stamp",
     "statement",
@@ -266,14 +268,43 @@ def cut_preview(app: Forwardflow, command: CutPortfolio) -> CutPreview:
     return cached(app, key, command.tenant, compute)
 
 
+_TOTALS = (
+    "face_at_cutoff",
+    "adjustments",
+    "final_face",
+    "price",
+    "owed_to_buyer",
+    "sold",
+    "removed",
+    "in_portfolio",
+    "loss_on_sale",
+    "refunds",
+    "net_proceeds",
+    "loss_on_sale_to_date",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """A reconciliation and its totals, each summed once (the report sums on every read)."""
+
+    report: ReconciliationReport
+    totals: dict[str, Any]
+
+
+def reconciled(app: Forwardflow, portfolio: Portfolio) -> Reconciled:
+    """``forwardflow portfolio reconcile --json``'s report, with its totals."""
+
+    def compute() -> Reconciled:
+        report = ReconciliationReport.of(portfolio, ledger_of(app, portfolio.tenant))
+        return Reconciled(report, {name: getattr(report, name) for name in _TOTALS})
+
+    return cached(app, ("reconciliation", portfolio.id), portfolio.tenant, compute)
+
+
 def reconciliation(app: Forwardflow, portfolio: Portfolio) -> ReconciliationReport:
     """``forwardflow portfolio reconcile --json``'s report."""
-    return cached(
-        app,
-        ("reconciliation", portfolio.id),
-        portfolio.tenant,
-        lambda: ReconciliationReport.of(portfolio, ledger_of(app, portfolio.tenant)),
-    )
+    return reconciled(app, portfolio).report
 
 
 def putback_ledger(portfolio: Portfolio) -> PutbackLedger:
