@@ -33,8 +33,13 @@ ACTIONS: dict[str, frozenset[Role]] = {
 
 
 def secure_request(request: Request) -> bool:
-    """Whether the browser reached us over https (the cookie is then Secure)."""
-    return request.url.scheme == "https"
+    """Whether the browser reached us over https (the cookie is then Secure).
+
+    Behind a TLS-terminating proxy the request arrives as http with
+    ``X-Forwarded-Proto: https``; trusting it can only make the cookie stricter.
+    """
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 def set_session_cookie(response: Response, request: Request, token: str, max_age: int) -> None:

@@ -107,6 +107,7 @@ def start_session(engine: Engine, email: str) -> tuple[str, str]:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with engine.begin() as connection:
+        connection.execute(delete(console_sessions).where(console_sessions.c.expires_at < now))
         connection.execute(
             insert(console_sessions).values(
                 token_hash=_digest(token),

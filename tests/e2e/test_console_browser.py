@@ -170,6 +170,7 @@ def test_each_role_signs_in_and_out_and_sees_its_pages(browser: Any, world: dict
         if role == "operator":
             page.goto("/deadletters")
             assert page.locator("h1").inner_text() == "Dead letters"
+            shot(page, "deadletters")
         shot(page, f"companies-{role}")
         cookie = next(c for c in page.context.cookies() if c["name"] == "ff_console")
         assert cookie["httpOnly"]
@@ -386,6 +387,11 @@ def test_exports_open_and_tie_out_to_the_page(browser: Any, world: dict[str, Any
     body = get("/exports/remittance.xlsx?portfolio=P1&as_of=2025-09-30").body()
     assert _xlsx_total(body, "amount", "TOTAL due") == due
 
+    page.goto("/aging?tenant=realm-1&as_of=2025-06-30")
+    page.locator("td.n a").first.click()  # drill down into a cohort, then a customer
+    page.locator("tbody td a").first.click()
+    assert page.locator("tbody tr").count() >= 1
+    shot(page, "aging-drill-down")
     for path, name in (
         ("/aging?tenant=realm-1&as_of=2025-06-30", "aging"),
         ("/journal", "journal"),
