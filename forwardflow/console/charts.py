@@ -60,11 +60,12 @@ def paired_bars(
                 f'height="{height:.1f}" class="{css}"><title>{escape(label)}: '
                 f"{value:,.2f}</title></rect>"
             )
+        x, y = _PAD + (i + 0.5) * slot, _H - _PAD + 10
         parts.append(
-            f'<text x="{_PAD + (i + 0.5) * slot:.1f}" y="{_H - _PAD + 14}" '
-            f'text-anchor="middle" font-size="9">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{y}" text-anchor="end" font-size="9" '
+            f'transform="rotate(-30 {x:.1f} {y})">{escape(label)}</text>'
         )
-    return _svg(title, "".join(parts))
+    return _svg(title, "".join(parts), height=_H + 50)
 
 
 def waterfall(title: str, steps: Sequence[tuple[str, Decimal, bool]]) -> Markup:
