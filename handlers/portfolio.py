@@ -6,6 +6,7 @@ from debtsale.commands import ClosePortfolio, CutPortfolio, FlagReceivable, Remo
 from debtsale.cutscope import out_of_scope
 from debtsale.errors import RuleViolation
 from debtsale.journal import sale_entry
+from debtsale.ledger import Ledger
 from debtsale.portfolio import Portfolio
 from debtsale.salefile import sale_file_summary, sold_rows
 from debtsale.settlement import flag_candidate_events
@@ -22,10 +23,15 @@ __all__ = [
 ]
 
 
-def select_for_cut(uow: UnitOfWork, command: CutPortfolio) -> Portfolio:
-    """The portfolio ``command`` would cut now, not saved (the cut and its preview)."""
+def select_for_cut(
+    uow: UnitOfWork, command: CutPortfolio, ledger: Ledger | None = None
+) -> Portfolio:
+    """The portfolio ``command`` would cut now, not saved (the cut and its preview).
+
+    A preview may pass the tenant's ledger it already holds (read from the same store).
+    """
     agreement = uow.agreements.get(command.agreement_id)
-    ledger = uow.ledger.load(command.tenant)
+    ledger = ledger or uow.ledger.load(command.tenant)
     flags = uow.flags.on(command.tenant, command.cutoff)
     taken = set(uow.portfolios.unavailable(command.tenant))
     if command.only_advised or command.excluded_customers:

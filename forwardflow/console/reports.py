@@ -252,8 +252,9 @@ def cut_preview(app: Forwardflow, command: CutPortfolio) -> CutPreview:
     """The cut ``command`` would make now, computed by the cut itself without saving."""
 
     def compute() -> CutPreview:
+        ledger = ledger_of(app, command.tenant)
         with app.unit_of_work() as uow:
-            portfolio = select_for_cut(uow, command)
+            portfolio = select_for_cut(uow, command, ledger)
         return CutPreview(
             len(portfolio.lines), portfolio.total_face_at_cutoff, portfolio.total_price_at_cutoff
         )
