@@ -6,6 +6,7 @@ import asyncio
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -38,7 +39,7 @@ class Page:
         self.number = min(number, self.pages) if total else number  # unknown total: as asked
         self.offset = (self.number - 1) * size
         query = {k: v for k, v in request.query_params.items() if k != "page"}
-        self.base = "&".join(f"{k}={v}" for k, v in query.items())
+        self.base = urlencode(query)
 
     def slice(self, items: list[Any]) -> list[Any]:
         """This page's items of the whole list."""

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import threading
 import time
@@ -235,24 +236,44 @@ def test_the_viewer_cannot_cut_and_a_form_needs_its_csrf_token(
     page.context.close()
 
 
-def test_cut_preview_equals_the_cli_cut_and_a_double_submit_cuts_once(
-    browser: Any, world: dict[str, Any], tmp_path: Path
-) -> None:
-    # The same data, cut by the CLI. (Seeded again, not copied: copying the live database
-    # from this process would close file handles and so drop the server's SQLite locks.)
-    twin = tmp_path / "twin"
+def cut_by_cli(world: dict[str, Any], twin: Path, *scope: str) -> dict[str, Any]:
+    """``forwardflow portfolio cut`` on the same data as the console's (count, face, price).
+
+    Seeded again, not copied: copying the live database from this process would close
+    file handles and so drop the console server's SQLite locks.
+    """
     _seed(twin)
     (twin / "agreement.toml").write_text((world["folder"] / "agreement.toml").read_text())
     assert run("agreement", "add", "agreement.toml", cwd=twin).returncode == 0
     cut = run(
         *("portfolio", "cut", "--agreement", "acme-spot-2026", "--cutoff", "2025-06-30"),
-        *("--tenant", "realm-1", "--id", "P1"),
+        *("--tenant", "realm-1", "--id", "P1", *scope),
         cwd=twin,
     )
     assert cut.returncode == 0, cut.stderr
-    by_cli = json.loads(run("portfolio", "show", "P1", "--json", cwd=twin).stdout)
+    said = re.search(r"cut: ([\d,]+) receivables, face ([\d,.]+), price ([\d,.]+)", cut.stdout)
+    assert said is not None, cut.stdout
+    count, face, price = said.groups()
+    return {
+        "receivables": int(count.replace(",", "")),
+        "face": face.replace(",", ""),
+        "price": price.replace(",", ""),
+    }
+
+
+def test_cut_preview_equals_the_cli_cut_and_a_double_submit_cuts_once(
+    browser: Any, world: dict[str, Any], tmp_path: Path
+) -> None:
+    by_cli, scoped_by_cli = (
+        cut_by_cli(world, tmp_path / "twin"),
+        cut_by_cli(world, tmp_path / "scoped", "--exclude-customer", "C1"),
+    )
 
     page = signed_in(browser, world, "controller")
+    page.goto("/cut?agreement=acme-spot-2026&tenant=realm-1&cutoff=2025-06-30&exclude=C1&preview=1")
+    assert int(page.inner_text("#preview-count")) == scoped_by_cli["receivables"] == 5
+    assert money(page.inner_text("#preview-face")) == Decimal(scoped_by_cli["face"])
+    assert money(page.inner_text("#preview-price")) == Decimal(scoped_by_cli["price"])
     page.goto("/cut")
     page.fill("input[name=cutoff]", "2025-06-30")
     page.fill("input[name=portfolio_id]", "P1")
