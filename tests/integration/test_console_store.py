@@ -75,3 +75,34 @@ def test_the_session_cookie_is_httponly_lax_and_secure_behind_https(
         assert ("secure" in cookie.split("ff_login")[0]) is base.startswith("https")
     finally:
         app.close()
+
+
+@pytest.mark.nats
+@pytest.mark.anyio
+async def test_the_service_serves_the_console_at_the_root_beside_its_probes(
+    tmp_path: Path, nats_url: str
+) -> None:
+    import httpx
+    from faststream.nats import NatsBroker
+
+    from forwardflow.broker.bus import Bus
+    from forwardflow.settings import BrokerSettings
+    from forwardflow.web import http_app
+
+    app = bootstrap(load_settings(data_dir=tmp_path, broker=BrokerSettings(url=nats_url)))
+    upgrade(app.engine)
+    broker = NatsBroker(servers=[nats_url])
+    await broker.connect()
+    try:
+        web = http_app(app, Bus(broker, app.topology))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web), base_url="http://ff"
+        ) as client:
+            assert (await client.get("/healthz")).json() == {"status": "alive"}
+            assert (await client.get("/login")).status_code == 200
+            assert (await client.get("/static/htmx.min.js")).status_code == 200
+            assert (await client.get("/portfolios")).headers["location"] == "/login"
+            assert (await client.post("/cut")).status_code == 401
+    finally:
+        await broker.stop()
+        app.close()
