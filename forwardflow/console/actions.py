@@ -71,15 +71,17 @@ def back(path: str, message: str) -> Response:
     return RedirectResponse(f"{path}?msg={quote(message)}", status_code=303)
 
 
-def action_routes(console: Console) -> list[Route]:
-    """Cut, close, decide a put-back, record a remittance, connect a company."""
-    app = console.app
+class Actions:
+    """The state changes; each builds a command from its form and applies it once."""
 
-    async def cut(request: Request, session: Session) -> Response:
+    def __init__(self, console: Console) -> None:
+        self.console, self.app = console, console.app
+
+    async def cut(self, request: Request, session: Session) -> Response:
         form = await request.form()
         command_id = form_command_id(form, "cut")
         if command_id is None:
-            return console.refuse(request, session, 400, "this form has no valid command id")
+            return self.console.refuse(request, session, 400, "this form has no valid command id")
         try:
             excluded = tuple(sorted({c.strip() for c in str(form.get("exclude", "")).split(",")}))
             command = CutPortfolio(
@@ -92,30 +94,30 @@ def action_routes(console: Console) -> list[Route]:
                 excluded_customers=tuple(c for c in excluded if c),
             )
         except DomainError as error:
-            return console.refuse(request, session, 400, str(error))
-        said = await apply(console, session, "cut", command.portfolio_id, command)
+            return self.console.refuse(request, session, 400, str(error))
+        said = await apply(self.console, session, "cut", command.portfolio_id, command)
         return back(f"/portfolios/{quote(command.portfolio_id)}", said)
 
-    async def close(request: Request, session: Session) -> Response:
+    async def close(self, request: Request, session: Session) -> Response:
         form, pid = await request.form(), request.path_params["pid"]
         command_id = form_command_id(form, "close")
         if command_id is None:
-            return console.refuse(request, session, 400, "this form has no valid command id")
+            return self.console.refuse(request, session, 400, "this form has no valid command id")
         try:
             command = ClosePortfolio(
                 command_id=command_id, portfolio_id=pid, closing=_day(form, "closing")
             )
         except DomainError as error:
-            return console.refuse(request, session, 400, str(error))
-        said = await apply(console, session, "close", pid, command)
+            return self.console.refuse(request, session, 400, str(error))
+        said = await apply(self.console, session, "close", pid, command)
         return back(f"/portfolios/{quote(pid)}", said)
 
-    async def decide(request: Request, session: Session) -> Response:
+    async def decide(self, request: Request, session: Session) -> Response:
         form = await request.form()
         pid, rid = request.path_params["pid"], request.path_params["rid"]
         command_id = form_command_id(form, "putback")
         if command_id is None:
-            return console.refuse(request, session, 400, "this form has no valid command id")
+            return self.console.refuse(request, session, 400, "this form has no valid command id")
         try:
             command = DecidePutback(
                 command_id=command_id,
@@ -127,18 +129,18 @@ def action_routes(console: Console) -> list[Route]:
                 note=str(form.get("note", ""))[:500],
             )
         except DomainError as error:
-            return console.refuse(request, session, 400, str(error))
+            return self.console.refuse(request, session, 400, str(error))
         verb = "accept put-back" if command.accept else "decline put-back"
-        said = await apply(console, session, verb, f"{pid}/{rid}", command)
+        said = await apply(self.console, session, verb, f"{pid}/{rid}", command)
         return back("/putbacks", said)
 
-    async def remit(request: Request, session: Session) -> Response:
+    async def remit(self, request: Request, session: Session) -> Response:
         form, pid = await request.form(), request.path_params["pid"]
         command_id = form_command_id(form, "remit")
         if command_id is None:
-            return console.refuse(request, session, 400, "this form has no valid command id")
+            return self.console.refuse(request, session, 400, "this form has no valid command id")
         try:
-            currency = (await asyncio.to_thread(portfolio_of, app, pid)).currency
+            currency = (await asyncio.to_thread(portfolio_of, self.app, pid)).currency
             amount = Money(Decimal(str(form.get("amount", ""))), currency)
             command = RecordRemittance(
                 command_id=command_id,
@@ -148,32 +150,37 @@ def action_routes(console: Console) -> list[Route]:
                 amount=amount,
             )
         except (DomainError, InvalidOperation):
-            return console.refuse(request, session, 400, "the amount or the date is not valid")
-        said = await apply(console, session, "remittance", f"{pid} {amount.amount}", command)
+            return self.console.refuse(request, session, 400, "the amount or the date is not valid")
+        said = await apply(self.console, session, "remittance", f"{pid} {amount.amount}", command)
         return back("/remittance", said)
 
-    async def connect(request: Request, session: Session) -> Response:
+    async def connect(self, request: Request, session: Session) -> Response:
         form, name = await request.form(), request.path_params["platform"]
-        if form_command_id(form, "connect") is None or name not in app.platforms:
-            return console.refuse(request, session, 400, "no such platform")
+        if form_command_id(form, "connect") is None or name not in self.app.platforms:
+            return self.console.refuse(request, session, 400, "no such platform")
         try:
-            wired = app.platform(name)
+            wired = self.app.platform(name)
             link, _expires = await asyncio.to_thread(mint_link, wired)
-        except Exception as error:  # the platform's app is not set up: say so, change nothing
-            log.warning("console connect link refused: %s", type(error).__name__)
+        except Exception as error:  # the platform's self.app is not set up: say so, change nothing
+            log.warning("self.console connect link refused: %s", type(error).__name__)
             return back("/companies", f"cannot connect {wired.platform.title} yet: {error}")
         await asyncio.to_thread(
-            record_audit, app.engine, session.email, "connect link", name, "issued"
+            record_audit, self.app.engine, session.email, "connect link", name, "issued"
         )
         return RedirectResponse(link, status_code=303)
 
-    def control(handler: Any) -> Any:
-        return guard(console, "control", handler)
 
+def action_routes(console: Console) -> list[Route]:
+    """Cut, close, decide a put-back, record a remittance, connect a company (controllers)."""
+    actions = Actions(console)
+    paths = {
+        "/cut": actions.cut,
+        "/portfolios/{pid}/close": actions.close,
+        "/putbacks/{pid}/{rid}/decide": actions.decide,
+        "/remittance/{pid}": actions.remit,
+        "/companies/connect/{platform}": actions.connect,
+    }
     return [
-        Route("/cut", control(cut), methods=["POST"]),
-        Route("/portfolios/{pid}/close", control(close), methods=["POST"]),
-        Route("/putbacks/{pid}/{rid}/decide", control(decide), methods=["POST"]),
-        Route("/remittance/{pid}", control(remit), methods=["POST"]),
-        Route("/companies/connect/{platform}", control(connect), methods=["POST"]),
+        Route(path, guard(console, "control", handler), methods=["POST"])
+        for path, handler in paths.items()
     ]

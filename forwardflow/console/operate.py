@@ -50,17 +50,20 @@ def _rows(console: Console, request: Request, name: str) -> tuple[str, exports.R
     raise DomainError("export.known", f"no export {name}")
 
 
-def operate_routes(console: Console) -> list[Route]:
-    """``/deadletters`` (operators) and ``/exports/{name}.{csv|xlsx}`` (everyone)."""
+class Operate:
+    """Exports for everyone; dead letters for operators."""
 
-    async def download(request: Request, session: Session) -> Response:
+    def __init__(self, console: Console) -> None:
+        self.console, self.app = console, console.app
+
+    async def download(self, request: Request, session: Session) -> Response:
         name, kind = request.path_params["name"], request.path_params["kind"]
         if kind not in _MEDIA:
-            return console.refuse(request, session, 404, "exports are csv or xlsx")
+            return self.console.refuse(request, session, 404, "exports are csv or xlsx")
         try:
-            stem, rows = await asyncio.to_thread(_rows, console, request, name)
+            stem, rows = await asyncio.to_thread(_rows, self.console, request, name)
         except DomainError as error:
-            return console.refuse(request, session, 404, str(error))
+            return self.console.refuse(request, session, 404, str(error))
         body = exports.table_csv(rows) if kind == "csv" else exports.table_xlsx(name, rows)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
         return Response(
@@ -69,33 +72,33 @@ def operate_routes(console: Console) -> list[Route]:
             headers={"content-disposition": f'attachment; filename="{safe}.{kind}"'},
         )
 
-    async def dead_letters(request: Request, session: Session) -> Response:
+    async def dead_letters(self, request: Request, session: Session) -> Response:
         letters: list[Any] = []
-        if console.bus is not None:
-            letters = await list_dead_letters(console.bus.broker, console.app.topology)
-        return console.render(
+        if self.console.bus is not None:
+            letters = await list_dead_letters(self.console.bus.broker, self.console.app.topology)
+        return self.console.render(
             request,
             "deadletters.html",
             session,
             letters=letters,
-            connected=console.bus is not None,
+            connected=self.console.bus is not None,
             new_id=lambda: new_command_id("replay"),
         )
 
-    async def replay_one(request: Request, session: Session) -> Response:
+    async def replay_one(self, request: Request, session: Session) -> Response:
         form = await request.form()
         command_id = form_command_id(form, "replay")
-        if console.bus is None or command_id is None:
-            return console.refuse(request, session, 400, "no broker to replay through")
+        if self.console.bus is None or command_id is None:
+            return self.console.refuse(request, session, 400, "no broker to replay through")
         wanted = int(request.path_params["letter"])
-        letters = await list_dead_letters(console.bus.broker, console.app.topology)
+        letters = await list_dead_letters(self.console.bus.broker, self.console.app.topology)
         found = [letter for letter in letters if letter.id == wanted]
         if not found:  # replayed already (a second submit) or purged: nothing to do again
             return back("/deadletters", f"dead letter {wanted}: already replayed or gone")
-        await replay(console.bus.broker, console.app.topology, found[0])
+        await replay(self.console.bus.broker, self.console.app.topology, found[0])
         await asyncio.to_thread(
             record_audit,
-            console.app.engine,
+            self.console.app.engine,
             session.email,
             "replay dead letter",
             str(wanted),
@@ -104,12 +107,16 @@ def operate_routes(console: Console) -> list[Route]:
         )
         return back("/deadletters", f"dead letter {wanted} replayed")
 
+
+def operate_routes(console: Console) -> list[Route]:
+    """``/deadletters`` (operators) and ``/exports/{name}.{csv|xlsx}`` (everyone)."""
+    operate = Operate(console)
     return [
-        Route("/exports/{name}.{kind}", guard(console, "read", download)),
-        Route("/deadletters", guard(console, "operate", dead_letters)),
+        Route("/exports/{name}.{kind}", guard(console, "read", operate.download)),
+        Route("/deadletters", guard(console, "operate", operate.dead_letters)),
         Route(
             "/deadletters/{letter:int}/replay",
-            guard(console, "operate", replay_one),
+            guard(console, "operate", operate.replay_one),
             methods=["POST"],
         ),
     ]

@@ -21,7 +21,7 @@ from forwardflow.console.app import Console, guard, new_command_id
 from forwardflow.console.store import Session, audit_page
 from forwardflow.store.deliveries import SqlDeliveryStore
 
-__all__ = ["Page", "day_param", "page_routes"]
+__all__ = ["Page", "Pages", "day_param", "page_routes"]
 
 PAGE_SIZE = 50
 
@@ -82,17 +82,19 @@ def _choices(console: Console, request: Request) -> dict[str, Any]:
     }
 
 
-def page_routes(console: Console) -> list[Route]:
-    """Every page of the console."""
-    app = console.app
+class Pages:
+    """The page handlers; each reads a report and renders it."""
 
-    async def home(request: Request, session: Session) -> Response:
+    def __init__(self, console: Console) -> None:
+        self.console, self.app = console, console.app
+
+    async def home(self, request: Request, session: Session) -> Response:
         return RedirectResponse("/companies", status_code=303)
 
-    async def companies(request: Request, session: Session) -> Response:
-        rows = await asyncio.to_thread(reports.company_rows, app)
-        tenants = await asyncio.to_thread(reports.tenants, app)
-        return console.render(
+    async def companies(self, request: Request, session: Session) -> Response:
+        rows = await asyncio.to_thread(reports.company_rows, self.app)
+        tenants = await asyncio.to_thread(reports.tenants, self.app)
+        return self.console.render(
             request,
             "companies.html",
             session,
@@ -101,17 +103,17 @@ def page_routes(console: Console) -> list[Route]:
             connect_id=new_command_id("connect"),
         )
 
-    async def aging(request: Request, session: Session) -> Response:
+    async def aging(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            chosen = _choices(console, request)
+            chosen = _choices(self.console, request)
             as_of = day_param(request, "as_of")
             tenant, currency = chosen["tenant"], chosen["currency"]
             cells = (
                 reports.cached(
-                    app,
+                    self.app,
                     ("aging", as_of, currency),
                     tenant,
-                    lambda: reports.aging(reports.ledger_of(app, tenant), as_of, currency),
+                    lambda: reports.aging(reports.ledger_of(self.app, tenant), as_of, currency),
                 )
                 if tenant
                 else []
@@ -125,40 +127,40 @@ def page_routes(console: Console) -> list[Route]:
             total = sum((c.balance.amount for c in cells), Decimal(0))
             return {**chosen, "as_of": as_of, "cells": cells, "chart": chart, "total": total}
 
-        return console.render(request, "aging.html", session, **await asyncio.to_thread(work))
+        return self.console.render(request, "aging.html", session, **await asyncio.to_thread(work))
 
-    async def cohort(request: Request, session: Session) -> Response:
+    async def cohort(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            chosen = _choices(console, request)
+            chosen = _choices(self.console, request)
             as_of = day_param(request, "as_of")
             q = request.query_params
             key = (q.get("age", ""), q.get("tier", ""), q.get("docs", ""))
             tenant, currency = chosen["tenant"], chosen["currency"]
             found = reports.cached(
-                app,
+                self.app,
                 ("cohort", as_of, key, currency),
                 tenant,
                 lambda: reports.cohort_receivables(
-                    reports.ledger_of(app, tenant), as_of, key, currency
+                    reports.ledger_of(self.app, tenant), as_of, key, currency
                 ),
             )
             if customer := q.get("customer"):
                 found = [pair for pair in found if pair[0].customer_id == customer]
             page = Page(request, len(found))
-            ledger = reports.ledger_of(app, chosen["tenant"])
+            ledger = reports.ledger_of(self.app, chosen["tenant"])
             rows = [
                 (r, face, (p.legal_name if (p := ledger.profile(r.customer_id)) else ""))
                 for r, face in page.slice(found)
             ]
             return {**chosen, "as_of": as_of, "key": key, "rows": rows, "page": page}
 
-        return console.render(request, "cohort.html", session, **await asyncio.to_thread(work))
+        return self.console.render(request, "cohort.html", session, **await asyncio.to_thread(work))
 
-    async def valuation(request: Request, session: Session) -> Response:
+    async def valuation(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            chosen = _choices(console, request)
+            chosen = _choices(self.console, request)
             as_of = day_param(request, "as_of")
-            report = reports.valuation(app, chosen["agreement"], chosen["tenant"], as_of)
+            report = reports.valuation(self.app, chosen["agreement"], chosen["tenant"], as_of)
             labels = [f"{c.age_bucket} {c.balance_tier}" for c in report.cohorts]
             chart = charts.paired_bars(
                 "offer vs internal recovery by cohort",
@@ -171,12 +173,12 @@ def page_routes(console: Console) -> list[Route]:
         try:
             data = await asyncio.to_thread(work)
         except DomainError as error:
-            return console.refuse(request, session, 400, str(error))
-        return console.render(request, "valuation.html", session, **data)
+            return self.console.refuse(request, session, 400, str(error))
+        return self.console.render(request, "valuation.html", session, **data)
 
-    async def cut(request: Request, session: Session) -> Response:
+    async def cut(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            chosen = _choices(console, request)
+            chosen = _choices(self.console, request)
             q = request.query_params
             cutoff = day_param(request, "cutoff")
             excluded = tuple(sorted({c.strip() for c in q.get("exclude", "").split(",") if c}))
@@ -192,7 +194,7 @@ def page_routes(console: Console) -> list[Route]:
                     only_advised=bool(q.get("only_advised")),
                     excluded_customers=excluded,
                 )
-                preview = reports.cut_preview(app, command)
+                preview = reports.cut_preview(self.app, command)
             return {
                 **chosen,
                 "cutoff": cutoff,
@@ -206,22 +208,22 @@ def page_routes(console: Console) -> list[Route]:
         try:
             data = await asyncio.to_thread(work)
         except DomainError as error:
-            return console.refuse(request, session, 400, str(error))
-        return console.render(request, "cut.html", session, **data)
+            return self.console.refuse(request, session, 400, str(error))
+        return self.console.render(request, "cut.html", session, **data)
 
-    async def portfolios(request: Request, session: Session) -> Response:
-        rows = await asyncio.to_thread(_portfolios, console)
-        return console.render(request, "portfolios.html", session, rows=rows)
+    async def portfolios(self, request: Request, session: Session) -> Response:
+        rows = await asyncio.to_thread(_portfolios, self.console)
+        return self.console.render(request, "portfolios.html", session, rows=rows)
 
-    async def portfolio(request: Request, session: Session) -> Response:
+    async def portfolio(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            found = [p for p in _portfolios(console) if p.id == request.path_params["pid"]]
+            found = [p for p in _portfolios(self.console) if p.id == request.path_params["pid"]]
             if not found:
                 raise DomainError("portfolio.known", "no such portfolio")
-            done = reports.reconciled(app, found[0])
+            done = reports.reconciled(self.app, found[0])
             report, totals = done.report, done.totals
             page = Page(request, len(report.lines))
-            with app.unit_of_work() as uow:
+            with self.app.unit_of_work() as uow:
                 receipt = SqlDeliveryStore(uow.connection).get(found[0].id)
             steps = [("face at cut-off", totals["face_at_cutoff"].amount, True)]
             steps += [("adjustments", totals["adjustments"].amount, False)]
@@ -243,29 +245,29 @@ def page_routes(console: Console) -> list[Route]:
         try:
             data = await asyncio.to_thread(work)
         except DomainError as error:
-            return console.refuse(request, session, 404, str(error))
-        return console.render(request, "portfolio.html", session, **data)
+            return self.console.refuse(request, session, 404, str(error))
+        return self.console.render(request, "portfolio.html", session, **data)
 
-    async def putbacks(request: Request, session: Session) -> Response:
+    async def putbacks(self, request: Request, session: Session) -> Response:
         def work() -> dict[str, Any]:
-            sold = [p for p in _portfolios(console) if p.closing is not None]
+            sold = [p for p in _portfolios(self.console) if p.closing is not None]
             return {
                 "ledgers": [(p, reports.putback_ledger(p)) for p in sold],
                 "new_id": lambda: new_command_id("putback"),
             }
 
         data = await asyncio.to_thread(work)
-        return console.render(request, "putbacks.html", session, **data)
+        return self.console.render(request, "putbacks.html", session, **data)
 
-    async def remittance(request: Request, session: Session) -> Response:
+    async def remittance(self, request: Request, session: Session) -> Response:
         as_of = day_param(request, "as_of")
 
         def work() -> dict[str, Any]:
-            sold = [p for p in _portfolios(console) if p.closing is not None]
-            with app.unit_of_work() as uow:
+            sold = [p for p in _portfolios(self.console) if p.closing is not None]
+            with self.app.unit_of_work() as uow:
                 buyers = {a.id: a.buyer for a in uow.agreements.list()}
             statements = [
-                (p, buyers.get(p.agreement_id, ""), reports.statement(app, p.id, as_of))
+                (p, buyers.get(p.agreement_id, ""), reports.statement(self.app, p.id, as_of))
                 for p in sold
             ]
             return {
@@ -275,34 +277,36 @@ def page_routes(console: Console) -> list[Route]:
             }
 
         data = await asyncio.to_thread(work)
-        return console.render(request, "remittance.html", session, **data)
+        return self.console.render(request, "remittance.html", session, **data)
 
-    async def journal(request: Request, session: Session) -> Response:
+    async def journal(self, request: Request, session: Session) -> Response:
         page = Page(request, 0)
-        rows, total = await asyncio.to_thread(reports.postings, app, page.offset, PAGE_SIZE)
+        rows, total = await asyncio.to_thread(reports.postings, self.app, page.offset, PAGE_SIZE)
         page = Page(request, total)
-        return console.render(request, "journal.html", session, rows=rows, page=page)
+        return self.console.render(request, "journal.html", session, rows=rows, page=page)
 
-    async def audit(request: Request, session: Session) -> Response:
+    async def audit(self, request: Request, session: Session) -> Response:
         page = Page(request, 0)
-        rows, total = await asyncio.to_thread(audit_page, app.engine, page.offset, PAGE_SIZE)
+        rows, total = await asyncio.to_thread(audit_page, self.app.engine, page.offset, PAGE_SIZE)
         page = Page(request, total)
-        return console.render(request, "audit.html", session, rows=rows, page=page)
+        return self.console.render(request, "audit.html", session, rows=rows, page=page)
 
-    def read(handler: Any) -> Any:
-        return guard(console, "read", handler)
 
-    return [
-        Route("/", read(home)),
-        Route("/companies", read(companies)),
-        Route("/aging", read(aging)),
-        Route("/aging/cohort", read(cohort)),
-        Route("/valuation", read(valuation)),
-        Route("/cut", read(cut)),
-        Route("/portfolios", read(portfolios)),
-        Route("/portfolios/{pid}", read(portfolio)),
-        Route("/putbacks", read(putbacks)),
-        Route("/remittance", read(remittance)),
-        Route("/journal", read(journal)),
-        Route("/audit", read(audit)),
-    ]
+def page_routes(console: Console) -> list[Route]:
+    """Every page of the console."""
+    pages = Pages(console)
+    paths = {
+        "/": pages.home,
+        "/companies": pages.companies,
+        "/aging": pages.aging,
+        "/aging/cohort": pages.cohort,
+        "/valuation": pages.valuation,
+        "/cut": pages.cut,
+        "/portfolios": pages.portfolios,
+        "/portfolios/{pid}": pages.portfolio,
+        "/putbacks": pages.putbacks,
+        "/remittance": pages.remittance,
+        "/journal": pages.journal,
+        "/audit": pages.audit,
+    }
+    return [Route(path, guard(console, "read", handler)) for path, handler in paths.items()]
