@@ -1,7 +1,8 @@
 """The main job end to end on embedded defaults, as ``make demo`` runs it.
 
-Everything is real except the firm and the buyer: the QuickBooks Online emulator holds
-three years of a firm's books; forwardflow runs as its service (embedded NATS
+Everything is real except the firm and the buyer: a platform's emulator (QuickBooks
+Online by default, Xero with ``--platform xero``; see ``demo.firms``) holds three years
+of a firm's books; forwardflow runs as its service (embedded NATS
 JetStream, SQLite, its HTTP app), connects the company through OAuth, backfills it,
 values the receivables, cuts a sale under the sample agreement, takes last-minute
 payments in through signed webhooks, closes, delivers the encrypted file to a loopback
@@ -21,11 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from connectors.quickbooks.platform import QuickBooks
-from connectors.quickbooks.settings import QuickBooksSettings
 from debtsale.agreement import PutbackReason
 from debtsale.commands import ClosePortfolio, CutPortfolio, DecidePutback, FlagReceivable
 from debtsale.lifecycle import ExclusionReason
@@ -33,12 +31,9 @@ from debtsale.portfolio import Portfolio
 from debtsale.putback import PutbackStatus
 from debtsale.valuation import value_receivables
 from demo.buyer import agreement_with_delivery, buyer_key
-from demo.outputs import closed_in_books, write_outputs
+from demo.firms import FIRMS, DemoFirm, QuickBooksFirm
+from demo.outputs import write_outputs
 from demo.result import DemoError, DemoResult, prepare_workdir
-from emulators.quickbooks.app import Emulator
-from emulators.quickbooks.company import EmulatedCompany
-from emulators.quickbooks.firm import seed_emulated_firm
-from emulators.quickbooks.server import EmulatorServer
 from emulators.sftp_buyer import LoopbackSftp
 from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.bus import Bus
@@ -70,7 +65,6 @@ __all__ = ["CLOSING", "CUTOFF", "DemoError", "DemoResult", "prepare_workdir", "r
 SUMMARY = "demo-summary.json"
 CUTOFF = date(2026, 10, 31)
 CLOSING = date(2026, 11, 13)
-REALM = "4620816365"
 PORTFOLIO = "P-2026-10"
 PORTFOLIO_AGREEMENT = "acme-spot-2026"
 
@@ -98,8 +92,11 @@ def _portfolio(app: Forwardflow) -> Portfolio:
 class _Demo:
     """The demo's moving parts and its steps, in order."""
 
-    def __init__(self, workdir: Path, step: Callable[[str], None], progress: Progress) -> None:
+    def __init__(
+        self, workdir: Path, step: Callable[[str], None], progress: Progress, firm: DemoFirm
+    ) -> None:
         self.workdir = workdir
+        self.firm = firm
         self.result = DemoResult(workdir=workdir.resolve())
         self._step = step
         self.progress = progress
@@ -121,13 +118,8 @@ class _Demo:
 
     async def run(self) -> DemoResult:
         data = self.workdir / "data"
-        emulator = Emulator(retry_scale=0.05)
-        company = emulator.company(REALM)
-        firm = await asyncio.to_thread(seed_emulated_firm, company, CUTOFF)
-        self.done(
-            f"QuickBooks emulator seeded: {len(firm.customers):,} customers, "
-            f"{len(company.entities['Invoice']):,} invoices over three years"
-        )
+        firm = self.firm
+        self.done(await asyncio.to_thread(firm.seed, CUTOFF))
         buyer_dir = self.workdir / "buyer"
         buyer_dir.mkdir()
         (data / "buyers").mkdir(parents=True)
@@ -142,12 +134,13 @@ class _Demo:
         )
         port = free_port()
         with (
-            EmulatorServer(emulator) as qbo,
+            firm.serve(),
             LoopbackSftp(self.workdir / "buyer" / "sftp", "acme", ssh_public) as sftp,
         ):
             for folder in ("incoming", "putbacks"):
                 (sftp.root / folder).mkdir()
             self.done(f"loopback SFTP buyer at 127.0.0.1:{sftp.port} (host key pinned)")
+            platform_section: dict[str, Any] = {firm.platform: firm.settings(port)}
             settings = load_settings(
                 data_dir=data,
                 http=HttpSettings(port=port),
@@ -155,29 +148,16 @@ class _Demo:
                 # the demo reads the buyer's inbox once, when the buyer has filed; polling
                 # would spend the CPU on SSH handshakes with the in-process buyer
                 delivery=DeliverySettings(inbox_poll_seconds=0),
-                quickbooks=QuickBooksSettings(
-                    client_id=emulator.client_id,
-                    client_secret=SecretStr(emulator.client_secret),
-                    verifier_token=SecretStr(emulator.verifier_token),
-                    redirect_uri=f"http://127.0.0.1:{port}/callback/quickbooks",
-                    api_base_url=qbo.api_url_v3,
-                    discovery_url=qbo.discovery_url,
-                    catch_up_minutes=0,
-                    # the emulator is not Intuit: no need to keep under 500 calls a minute
-                    # while the sale's applications close 2,000 invoices
-                    calls_per_minute=20_000,
-                ),
+                **platform_section,
             )
             app = bootstrap(settings)
             try:
-                await self._with_service(app, emulator, firm, sftp)
+                await self._with_service(app, sftp)
             finally:
                 app.close()
         return self.result
 
-    async def _with_service(
-        self, app: Forwardflow, emulator: Emulator, firm: Any, sftp: LoopbackSftp
-    ) -> None:
+    async def _with_service(self, app: Forwardflow, sftp: LoopbackSftp) -> None:
         upgrade(app.engine)
         self.result.store = store_status(app)
         self.done(
@@ -199,8 +179,8 @@ class _Demo:
             async with connect_broker(app.settings) as connection:
                 pid = connection.embedded.pid if connection.embedded else None
                 self.done(f"embedded NATS JetStream started at {connection.url}; service on {base}")
-                emulator.webhook_url = f"{base}/webhooks/quickbooks"
-                await self._steps(app, emulator, firm, sftp, base, connection.broker)
+                self.firm.send_webhooks_to(f"{base}/webhooks/{self.firm.platform}")
+                await self._steps(app, sftp, connection.broker)
                 self.result.broker = await broker_status(connection)
         finally:
             stop.set()
@@ -211,54 +191,52 @@ class _Demo:
             + ("" if self.result.broker_pid_stopped else " (STILL RUNNING)")
         )
 
-    async def _steps(
-        self,
-        app: Forwardflow,
-        emulator: Emulator,
-        firm: Any,
-        sftp: LoopbackSftp,
-        base: str,
-        broker: Any,
-    ) -> None:
+    async def _steps(self, app: Forwardflow, sftp: LoopbackSftp, broker: Any) -> None:
         """The story, one step after the other, as a firm, its platform and its buyer live it."""
-        quickbooks = app.platform(QuickBooks.name, Bus(broker, app.topology))
-        tenant = quickbooks.platform.tenant_of(REALM)
+        firm = self.firm
+        wired = app.platform(firm.platform, Bus(broker, app.topology))
+        tenant = wired.platform.tenant_of(firm.company_id)
         await self._connect(app)
-        await self._backfill(app, quickbooks)
-        self._flag(app, tenant, firm)
+        await self._backfill(app, wired)
+        self._flag(app, tenant)
         agreement_id = self._value(app, tenant, sftp)
         portfolio = self._cut(app, tenant, agreement_id)
-        company = emulator.company(REALM)
-        late = await self._last_minute_payments(app, tenant, company, portfolio)
+        late = await self._last_minute_payments(app, tenant, portfolio)
         encrypted, manifest = await self._close_and_deliver(app, sftp)
         portfolio = await self._putback(app, sftp, late)
-        entries = await self._journal(app, company)
-        closed, applications = closed_in_books(company, portfolio)
+        entries = await self._journal(app)
+        closed, applications = firm.closed_in_books(portfolio)
         self.done(
-            f"{closed:,} sold invoices closed in QuickBooks by {applications} zero-total "
-            "payments applying the sale entry; its aging lists none of them"
+            f"{closed:,} sold invoices closed in {firm.title} by {applications} "
+            "applications of the sale entry; its aging lists none of them"
         )
         write_outputs(self.result, portfolio, entries, encrypted, manifest)
-        self.result.figures["invoices_closed_in_quickbooks"] = closed
+        self.result.figures.update(
+            platform=firm.platform,
+            invoices_closed_in_books=closed,
+            **{f"invoices_closed_in_{firm.platform}": closed},
+        )
 
     async def _connect(self, app: Forwardflow) -> None:
-        connected = await connect_in_browser(app)  # `forwardflow quickbooks connect`
+        # `forwardflow <platform> connect`, followed in a browser
+        connected = await connect_in_browser(app, platform=self.firm.platform)
         if connected.status_code != 200:
             raise DemoError(f"connecting the company failed: {connected.text}")
-        self.done(f"company {REALM} connected through OAuth (tokens sealed at rest)")
+        self.done(f"company {self.firm.company_id} connected through OAuth (tokens sealed at rest)")
 
-    async def _backfill(self, app: Forwardflow, quickbooks: WiredPlatform) -> None:
+    async def _backfill(self, app: Forwardflow, wired: WiredPlatform) -> None:
         counted = {"n": 0}
 
         def backfilled(count: int, entity: str) -> None:
             counted["n"] += count
-            self.progress("backfilling from QuickBooks", counted["n"], counted["n"])
+            self.progress(f"backfilling from {self.firm.title}", counted["n"], counted["n"])
 
-        published = await backfill_company(quickbooks, REALM, backfilled)
+        published = await backfill_company(wired, self.firm.company_id, backfilled)
         await self.drained(app, "applying the backfill")
         self.done(f"backfill: {published:,} ledger changes published and applied exactly once")
 
-    def _flag(self, app: Forwardflow, tenant: str, firm: Any) -> None:
+    def _flag(self, app: Forwardflow, tenant: str) -> None:
+        firm = self.firm
         flags = [(i, ExclusionReason.ACTIVE_DISPUTE, date(2026, 9, 1)) for i in firm.disputed]
         flags += [(i, ExclusionReason.BANKRUPTCY, date(2026, 8, 1)) for i in firm.bankrupt]
         for invoice, reason, since in flags:
@@ -306,7 +284,7 @@ class _Demo:
         return portfolio
 
     async def _last_minute_payments(
-        self, app: Forwardflow, tenant: str, company: EmulatedCompany, portfolio: Portfolio
+        self, app: Forwardflow, tenant: str, portfolio: Portfolio
     ) -> list[str]:
         late = sorted(portfolio.lines)[:5]
         payments = []
@@ -317,9 +295,7 @@ class _Demo:
                 if number % 2 == 0
                 else (line.face_at_cutoff.amount * 3 / 10).quantize(line.face_at_cutoff.amount)
             )
-            payments.append(
-                company.post_payment(line.customer_id, date(2026, 11, 6), {invoice: amount})["Id"]
-            )
+            payments.append(self.firm.pay(line.customer_id, date(2026, 11, 6), {invoice: amount}))
 
         def arrived() -> bool:
             with app.unit_of_work() as uow:
@@ -390,14 +366,15 @@ class _Demo:
         )
         return portfolio
 
-    async def _journal(self, app: Forwardflow, company: EmulatedCompany) -> Any:
+    async def _journal(self, app: Forwardflow) -> Any:
         expected = 2  # the sale entry and the refund
+        title = self.firm.title
         entries = await _until(
-            "the journal entries in QuickBooks",
-            lambda: (e := company.all("JournalEntry")) and len(e) >= expected and e,
+            f"the journal entries in {title}",
+            lambda: (e := self.firm.journal_entries()) and len(e) >= expected and e,
         )
-        self.done(f"{len(entries)} journal entries posted to QuickBooks (each once)")
-        await _until("the sold invoices closed in QuickBooks", lambda: _applied(app), 300)
+        self.done(f"{len(entries)} journal entries posted to {title} (each once)")
+        await _until(f"the sold invoices closed in {title}", lambda: _applied(app), 300)
         return entries
 
 
@@ -428,8 +405,11 @@ async def run_demo(
     workdir: Path,
     step: Callable[[str], None] = lambda _: None,
     progress: Progress = lambda _label, _done, _total: None,
+    platform: str = QuickBooksFirm.platform,
 ) -> DemoResult:
-    """Run the demo in ``workdir``; ``step`` hears each milestone."""
+    """Run the demo in ``workdir`` on ``platform``'s emulator; ``step`` hears each milestone."""
+    if platform not in FIRMS:
+        raise DemoError(f"no demo firm on {platform!r}; one of: {', '.join(FIRMS)}")
     prepare_workdir(workdir)
     log_file = workdir / "forwardflow.log"
     handler = logging.FileHandler(log_file)
@@ -441,7 +421,7 @@ async def run_demo(
     for noisy in ("paramiko", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        demo = _Demo(workdir, step, progress)
+        demo = _Demo(workdir, step, progress, FIRMS[platform]())
         result = await demo.run()
     finally:
         root.removeHandler(handler)

@@ -26,6 +26,7 @@ from forwardflow.cli.render import (
     reconciliation_table,
     valuation_table,
 )
+from forwardflow.platforms import PLATFORMS
 
 __all__ = ["demo"]
 
@@ -35,6 +36,14 @@ def demo(
         Path,
         typer.Option("--workdir", help="Where the demo keeps its data (cleared each run)."),
     ] = Path("demo-run"),
+    platform: Annotated[
+        str,
+        typer.Option(
+            "--platform",
+            help="Whose emulator holds the firm's books: a registered platform's name "
+            "(the first in the registry by default).",
+        ),
+    ] = PLATFORMS[0].name,
     keep_serving: Annotated[
         bool,
         typer.Option("--serve", help="Then keep the service and console running (Ctrl-C stops)."),
@@ -61,7 +70,7 @@ def demo(
             console.print(f"[green]✓[/] {message}")
 
         try:
-            result = asyncio.run(run_demo(workdir, step, progress))
+            result = asyncio.run(run_demo(workdir, step, progress, platform))
         except DemoError as error:
             err_console.print(f"[bold red]demo failed:[/] {escape(str(error))}")
             raise typer.Exit(code=1) from None

@@ -196,6 +196,7 @@ def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path
     assert Decimal(dict(zip(totals[0], totals[-1], strict=True))["final_face"]) == face
     assert Decimal(figures["refunds"]) > 0
     assert figures["invoices_closed_in_quickbooks"] == figures["receivables_sold"]
+    assert figures["invoices_closed_in_books"] == figures["receivables_sold"]
     posted = json.loads(Path(files["journal_entries"]).read_text())
     assert len(posted) >= 2
     _no_personal_data_in(Path(files["log"]))
