@@ -14,6 +14,7 @@ __all__ = [
     "EXTERNAL_NATS_URL_ENV",
     "POSTGRES_URL_ENV",
     "ServiceUnavailableError",
+    "chromium_binary",
     "external_nats_url",
     "gpg_binary",
     "in_ci",
@@ -112,3 +113,8 @@ def gpg_binary() -> Path:
 def promtool_binary() -> Path:
     """Prometheus's promtool, which checks the alert rules in deploy/prometheus."""
     return _binary("promtool", "/usr/bin", "/usr/local/bin", package="prometheus")
+
+
+def chromium_binary() -> Path:
+    """Debian's chromium, which the console's browser tests drive (never a downloaded one)."""
+    return _binary("chromium", "/usr/bin", package="chromium")
