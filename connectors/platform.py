@@ -39,6 +39,7 @@ __all__ = [
     "PlatformError",
     "PlatformSettings",
     "Posted",
+    "PrefixedTenants",
     "Publish",
     "TokenStore",
     "Tokens",
@@ -170,6 +171,22 @@ class PaymentLinks(Protocol):
 
 Publish = Callable[[Sequence[LedgerChange]], None]
 """Publish one company's ledger changes and wait until the broker has them (blocking)."""
+
+
+class PrefixedTenants:
+    """Ledger tenants named ``<tenant_prefix><company id>``: the ``tenant_of`` and
+    ``company_of`` of a ``Platform``, for a platform class to inherit."""
+
+    tenant_prefix: ClassVar[str]
+
+    def tenant_of(self, company_id: str) -> str:
+        """A company's ledger tenant: ``<prefix><company id>``."""
+        return f"{self.tenant_prefix}{company_id}"
+
+    def company_of(self, tenant: str) -> str | None:
+        """The company behind one of this platform's tenants, else None."""
+        prefix = self.tenant_prefix
+        return tenant.removeprefix(prefix) if tenant.startswith(prefix) else None
 
 
 class PlatformContext(Protocol):

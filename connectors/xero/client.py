@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from connectors.limits import RateLimiter
 from connectors.platform import (
     CALLS,
     PAUSED,
@@ -58,32 +59,6 @@ class ThrottledError(TransientPlatformError):
 
 class DayLimitError(TransientPlatformError):
     """The organisation's 5,000 calls a day are spent: nothing is called until reset."""
-
-
-class RateLimiter:
-    """At most ``concurrent`` calls at once and ``per_minute`` in any 60 seconds."""
-
-    def __init__(self, concurrent: int = 5, per_minute: int = 60) -> None:
-        self._slots = threading.BoundedSemaphore(concurrent)
-        self._per_minute = per_minute
-        self._recent: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._slots.acquire()
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._recent and now - self._recent[0] >= 60:
-                    self._recent.popleft()
-                if len(self._recent) < self._per_minute:
-                    self._recent.append(now)
-                    return
-                wait = 60 - (now - self._recent[0])
-            time.sleep(wait)
-
-    def __exit__(self, *exc: object) -> None:
-        self._slots.release()
 
 
 _HTTP: list[httpx.Client] = []

@@ -24,6 +24,7 @@ from connectors.platform import (
     PlatformError,
     PlatformSettings,
     Posted,
+    PrefixedTenants,
     Tokens,
 )
 from connectors.xero.client import XeroApi
@@ -47,8 +48,6 @@ __all__ = ["Xero"]
 
 log = logging.getLogger("forwardflow.xero")
 
-_TENANT_PREFIX = "xero-"
-
 
 def _settings(context: PlatformContext) -> XeroSettings:
     settings = context.settings
@@ -56,9 +55,10 @@ def _settings(context: PlatformContext) -> XeroSettings:
     return settings
 
 
-class Xero:
+class Xero(PrefixedTenants):
     """Xero: OAuth 2 with rotating refresh tokens, ``x-xero-signature`` webhooks, polling."""
 
+    tenant_prefix: ClassVar[str] = "xero-"
     name: ClassVar[str] = "xero"
     title: ClassVar[str] = "Xero"
     settings_model: ClassVar[type[PlatformSettings]] = XeroSettings
@@ -66,14 +66,6 @@ class Xero:
     """Refresh tokens die after 60 days unused: warn when one has two weeks left."""
 
     # ------------------------------------------------------------------ companies
-    def tenant_of(self, company_id: str) -> str:
-        """An organisation's ledger tenant: ``xero-<tenant id>``."""
-        return f"{_TENANT_PREFIX}{company_id}"
-
-    def company_of(self, tenant: str) -> str | None:
-        """The organisation behind a ``xero-`` tenant."""
-        return tenant.removeprefix(_TENANT_PREFIX) if tenant.startswith(_TENANT_PREFIX) else None
-
     def valid_company_id(self, company_id: str) -> bool:
         """A Xero tenant id: a GUID."""
         return valid_tenant(company_id)

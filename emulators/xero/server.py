@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import uvicorn
 from pydantic import SecretStr
 
 from connectors.xero.settings import XeroSettings
+from emulators.serving import LoopbackServer
 from emulators.xero.app import XeroEmulator
 
 __all__ = ["XeroServer"]
 
 
-class XeroServer:
+class XeroServer(LoopbackServer):
     """``with XeroServer(emulator) as server: server.url`` — uvicorn on 127.0.0.1."""
 
+    what = "the Xero emulator"
+
     def __init__(self, emulator: XeroEmulator, port: int = 0) -> None:
+        super().__init__(port)
         self.emulator = emulator
-        self._socket = socket.create_server(("127.0.0.1", port))
-        self.port = int(self._socket.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
         emulator.base_url = self.url
-        config = uvicorn.Config(emulator.app(), log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self._serve(emulator.app())
 
     def settings_values(self) -> dict[str, str]:
         """The ``[xero]`` settings that point forwardflow at this emulator."""
@@ -51,29 +43,5 @@ class XeroServer:
             values[secret] = SecretStr(str(values[secret]))
         return XeroSettings(**values)
 
-    def start(self) -> Self:
-        """Serve, and wait until requests are answered."""
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the Xero emulator did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+    def _stopped(self) -> None:
         self.emulator.stop_webhooks()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
