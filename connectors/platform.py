@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from debtsale.events import JournalEntryRequested
 
 __all__ = [
     "CALLS",
+    "PAUSED",
     "Applied",
     "AuthorizationError",
     "CatchUp",
@@ -38,16 +39,32 @@ __all__ = [
     "PlatformError",
     "PlatformSettings",
     "Posted",
+    "PrefixedTenants",
     "Publish",
     "TokenStore",
     "Tokens",
     "TransientPlatformError",
+    "paused",
 ]
 
 
 CALLS: collections.Counter[str] = collections.Counter()
 """Calls to platforms in this process, by outcome (ok, throttled, refreshed, error): the
 connectors count, ``/metrics`` shows them."""
+
+PAUSED: dict[tuple[str, str], datetime] = {}
+"""Companies whose calls a platform has paused in this process, (platform, company) →
+until when (Xero's day limit spent): the connectors set it, `/readyz` shows it."""
+
+
+def paused(platform: str) -> dict[str, datetime]:
+    """The companies of ``platform`` whose calls are paused now, and until when."""
+    now = datetime.now(UTC)
+    return {
+        company: until
+        for (name, company), until in PAUSED.items()
+        if name == platform and until > now
+    }
 
 
 # ---------------------------------------------------------------------- errors
@@ -85,6 +102,14 @@ class PlatformSettings(BaseModel):
         default=15.0, ge=0, description="How often change-data-capture runs; 0 turns it off."
     )
 
+    sample_fields: ClassVar[tuple[str, ...]] = ()
+    """Settings whose default is a sample a production installation must replace (the
+    service refuses to start on PostgreSQL in production while one is left as shipped)."""
+
+    def in_production(self) -> bool:
+        """True when the section points at the platform's production service."""
+        return False
+
 
 # ---------------------------------------------------------------------- what the wiring keeps
 @dataclass(frozen=True, slots=True)
@@ -107,6 +132,16 @@ class TokenStore(Protocol):
     def save(self, company_id: str, tokens: Tokens, replacing: Tokens | None = None) -> bool:
         """Persist rotated tokens atomically; with ``replacing``, only if the stored ones
         are still those (a reconnect meanwhile wins). True when written."""
+        ...
+
+    def rotate(
+        self, company_id: str, stale_access_token: str, refresh: Callable[[Tokens], Tokens]
+    ) -> None:
+        """Refresh once, under the store's lock: unless the stored access token is no
+        longer ``stale_access_token`` (another caller refreshed already, maybe in another
+        process), call ``refresh`` with the held tokens and store what it returns before
+        anything can use it. For platforms whose refresh spends the refresh token (Xero),
+        so that no two processes ever send the same one."""
         ...
 
 
@@ -136,6 +171,22 @@ class PaymentLinks(Protocol):
 
 Publish = Callable[[Sequence[LedgerChange]], None]
 """Publish one company's ledger changes and wait until the broker has them (blocking)."""
+
+
+class PrefixedTenants:
+    """Ledger tenants named ``<tenant_prefix><company id>``: the ``tenant_of`` and
+    ``company_of`` of a ``Platform``, for a platform class to inherit."""
+
+    tenant_prefix: ClassVar[str]
+
+    def tenant_of(self, company_id: str) -> str:
+        """A company's ledger tenant: ``<prefix><company id>``."""
+        return f"{self.tenant_prefix}{company_id}"
+
+    def company_of(self, tenant: str) -> str | None:
+        """The company behind one of this platform's tenants, else None."""
+        prefix = self.tenant_prefix
+        return tenant.removeprefix(prefix) if tenant.startswith(prefix) else None
 
 
 class PlatformContext(Protocol):
@@ -208,6 +259,10 @@ class Grant:
 
     company_id: str
     tokens: Tokens
+    others: tuple[str, ...] = ()
+    """Other companies the same grant reaches (Xero: the organisations ticked on the
+    consent page); the wiring connects one company per grant — ``company_id``, or the
+    first of ``others`` when it is connected already — so none shares a refresh token."""
 
 
 # ---------------------------------------------------------------------- the seam

@@ -36,6 +36,10 @@ class CutPortfolio(Command):
     portfolio_id: str
     agreement_id: str
     cutoff: date
+    only_advised: bool = False
+    """Only the cohorts whose offer beats internal recovery (``debtsale.cutscope``)."""
+    excluded_customers: tuple[str, ...] = ()
+    """Customers whose receivables stay out of this sale."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

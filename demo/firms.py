@@ -18,13 +18,19 @@ from pydantic import BaseModel, SecretStr
 
 from connectors.quickbooks.platform import QuickBooks
 from connectors.quickbooks.settings import QuickBooksSettings
+from connectors.xero.mapping import is_forwardflow_reference
+from connectors.xero.platform import Xero
 from debtsale.portfolio import Portfolio
 from demo.outputs import closed_in_books
+from demo.result import DemoError
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.firm import seed_emulated_firm
 from emulators.quickbooks.server import EmulatorServer
+from emulators.xero.app import XeroEmulator
+from emulators.xero.firm import seed_xero_firm
+from emulators.xero.server import XeroServer
 
-__all__ = ["FIRMS", "DemoFirm", "QuickBooksFirm"]
+__all__ = ["FIRMS", "DemoFirm", "QuickBooksFirm", "XeroFirm"]
 
 
 class DemoFirm(Protocol):
@@ -119,5 +125,73 @@ class QuickBooksFirm:
         return closed_in_books(self.company, portfolio)
 
 
-FIRMS: dict[str, Callable[[], DemoFirm]] = {QuickBooksFirm.platform: QuickBooksFirm}
+class XeroFirm:
+    """The firm on the Xero emulator: one organisation, the same three years of books."""
+
+    platform = Xero.name
+    title = "Xero"
+    company_id = "7d4f3b52-2b0e-4c1e-9a51-5f0e6d2c0a17"
+
+    def __init__(self) -> None:
+        self.emulator = XeroEmulator(retry_scale=0.05)
+        # the emulator is not Xero: no need to keep under 60 calls a minute while the
+        # sale's credit notes close 2,000 invoices
+        self.emulator.limits.per_minute = 20_000
+        self.emulator.limits.per_day = 1_000_000
+        self.org = self.emulator.organisation(self.company_id, name="Harbor & Summit LLP")
+        self.disputed: list[str] = []
+        self.bankrupt: list[str] = []
+        self._server: XeroServer | None = None
+
+    def seed(self, cutoff: date) -> str:
+        firm = seed_xero_firm(self.org, cutoff)
+        self.disputed, self.bankrupt = firm.disputed, firm.bankrupt
+        return (
+            f"Xero emulator seeded: {len(firm.customers):,} contacts, "
+            f"{len(self.org.invoices):,} invoices over three years"
+        )
+
+    @contextmanager
+    def serve(self) -> Iterator[None]:
+        with XeroServer(self.emulator) as server:
+            self._server = server
+            yield
+
+    def settings(self, port: int) -> BaseModel:
+        if self._server is None:
+            raise RuntimeError("serve() the emulator before asking for its settings")
+        return self._server.settings(
+            redirect_uri=f"http://127.0.0.1:{port}/callback/xero",
+            catch_up_minutes=0,
+            calls_per_minute=20_000,
+        )
+
+    def send_webhooks_to(self, url: str) -> None:
+        self.emulator.send_webhooks_to(url)
+
+    def pay(self, customer_id: str, on: date, amounts: dict[str, Decimal]) -> str:
+        paid = [self.org.pay(invoice, amount, on) for invoice, amount in amounts.items()]
+        return str(paid[-1]["PaymentID"])
+
+    def journal_entries(self) -> list[dict[str, Any]]:
+        return list(self.org.manual_journals.values())
+
+    def closed_in_books(self, portfolio: Portfolio) -> tuple[int, int]:
+        sold = {line.receivable_id for line in portfolio.sold_lines()}
+        reinstated = {
+            record.request.receivable_id
+            for record in portfolio.putbacks.values()
+            if record.decision.reinstated
+        }
+        still_open = (sold & self.org.open_invoices()) - reinstated
+        if still_open:
+            raise DemoError(f"{len(still_open)} sold invoices are still open in Xero")
+        notes = self.org.credit_notes_referenced(is_forwardflow_reference)
+        return len(sold - reinstated), len(notes)
+
+
+FIRMS: dict[str, Callable[[], DemoFirm]] = {
+    QuickBooksFirm.platform: QuickBooksFirm,
+    XeroFirm.platform: XeroFirm,
+}
 """The demo's firm on each platform it can tell the story on, by registry name."""

@@ -13,6 +13,9 @@ from rich.console import Console
 from emulators.quickbooks.app import Emulator
 from emulators.quickbooks.scenario import load_scenario
 from emulators.quickbooks.server import EmulatorServer
+from emulators.xero.app import XeroEmulator
+from emulators.xero.scenario import load_scenario as load_xero_scenario
+from emulators.xero.server import XeroServer
 
 __all__ = ["emulator_app"]
 
@@ -46,6 +49,36 @@ def emulator_quickbooks(
             f"  client_secret / verifier_token: {emulator.client_secret} / "
             f"{emulator.verifier_token}"
         )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("emulator stopped")
+
+
+@emulator_app.command("xero")
+def emulator_xero(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks one).")] = 0,
+    scenario: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Scenario JSON to seed.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where to send signed webhooks (forwardflow's endpoint).")
+    ] = None,
+    retry_scale: Annotated[
+        float, typer.Option(help="Scale of Xero's webhook retry delays (0.01: 100x faster).")
+    ] = 1.0,
+) -> None:
+    """Serve a Xero emulator (Accounting API, OAuth, /connections, signed webhooks) until Ctrl-C."""
+    emulator = XeroEmulator(webhook_url=webhook_url, retry_scale=retry_scale)
+    if scenario is not None:
+        load_xero_scenario(emulator, json.loads(scenario.read_text(encoding="utf-8")))
+    else:
+        emulator.organisation(name="Demo Company (US)")
+    with XeroServer(emulator, port) as server:
+        lines = [f"Xero emulator at {server.url}, organisations: {', '.join(emulator.orgs)}"]
+        lines += [f"  xero.{key:<13} = {value}" for key, value in server.settings_values().items()]
+        console.print("\n".join(lines))
         try:
             while True:
                 time.sleep(3600)

@@ -128,7 +128,8 @@ class DeadLetterRate:
     """Dead letters parked within the last window, from the dead-letter stream's sequence.
 
     The stream's last sequence only grows (a purge does not lower it), so the number
-    parked between two samples is their difference. Samples are taken on each probe.
+    parked between two samples is their difference. Samples are taken on each readiness
+    round (``forwardflow.readiness``).
     """
 
     def __init__(self, limit: int, window_s: float) -> None:

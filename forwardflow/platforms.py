@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from connectors.platform import Platform
 from connectors.quickbooks.platform import QuickBooks
+from connectors.xero.platform import Xero
 
 __all__ = ["PLATFORMS"]
 
-PLATFORMS: tuple[type[Platform], ...] = (QuickBooks,)
+PLATFORMS: tuple[type[Platform], ...] = (QuickBooks, Xero)
 """Every platform forwardflow can connect, in the order commands and pages list them."""

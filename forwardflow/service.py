@@ -6,6 +6,10 @@ handlers finish (FastStream's graceful timeout) or are redelivered, then the pro
 exits. A part that dies stops the whole service with ``ServiceFailedError`` (exit code
 1, one line saying why), so its supervisor (systemd, Kubernetes) restarts it; the
 embedded nats-server is restarted in place a few times first.
+
+Every role listens on its own HTTP port (``http.port``): ``/healthz``, ``/readyz`` (the
+role's readiness checks, polled every ``health.poll_seconds``) and ``/metrics``; the
+``http`` and ``all`` roles add the webhooks and the OAuth callback.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
+from connectors.platform import AuthorizationError, paused
 from debtsale.errors import DomainError
 from forwardflow.bootstrap import Forwardflow
 from forwardflow.broker.bus import Bus
@@ -33,16 +39,27 @@ from forwardflow.broker.subscribers import build_broker
 from forwardflow.buyer_files import send_buyer_files
 from forwardflow.clock import today
 from forwardflow.companies import catch_up_company, companies, token_warnings
-from forwardflow.health import DeadLetterRate, Vitals, broker_check
+from forwardflow.health import Vitals, broker_check
 from forwardflow.httpserver import ServerLimits, guarded_config
 from forwardflow.inbound import process_buyer_inbox
+from forwardflow.marks import record
 from forwardflow.metrics import Metrics
+from forwardflow.postings import posting_problems
+from forwardflow.production import SampleSettingsError, sample_settings_problems
+from forwardflow.readiness_checks import (
+    INBOX,
+    PAUSED,
+    RECONNECT,
+    catch_up_mark,
+    readiness_for,
+)
 from forwardflow.store import current_revision, head_revision
 from forwardflow.web import Probes, http_app
+from forwardflow.web.health import health_routes
 from forwardflow.wired import WiredPlatform
 from handlers.schedule import run_schedule
 
-__all__ = ["Role", "SchemaOutdatedError", "ServiceFailedError", "serve"]
+__all__ = ["Role", "SampleSettingsError", "SchemaOutdatedError", "ServiceFailedError", "serve"]
 
 log = logging.getLogger("forwardflow.service")
 
@@ -70,7 +87,7 @@ class ServiceFailedError(RuntimeError):
 
 _RESTART_WINDOW_S = 600.0
 _WATCH_S = 0.5
-_SAMPLE_S = 10.0
+_FIRST_ROUND_S = 30.0
 
 
 async def _supervise_embedded(embedded: EmbeddedNats, restarts: int, stop: asyncio.Event) -> None:
@@ -117,13 +134,32 @@ async def _relay_forever(app: Forwardflow, bus: Bus, stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
-async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
+def _empty_tranche(app: Forwardflow, metrics: Metrics, command: Any, error: DomainError) -> None:
+    """A tranche due with nothing to cut: never silent (a log line, a metric, a mark)."""
+    agreement = str(getattr(command, "agreement_id", ""))
+    metrics.tranches_empty.labels(agreement).inc()
+    report = app.settings.schedule.empty_tranche == "report"
+    log.log(
+        logging.WARNING if report else logging.INFO,
+        "tranche skipped: nothing to cut agreement=%s command_id=%s (%s)",
+        agreement,
+        command.command_id,
+        error,
+    )
+    if report:
+        record(app, f"tranche:{agreement}", f"empty tranche not cut: {error}")
+
+
+async def _schedule_forever(app: Forwardflow, stop: asyncio.Event, metrics: Metrics) -> None:
     """Cut and close forward-flow tranches as they fall due, until stopped."""
     interval = app.settings.schedule.interval_seconds
     while interval and not stop.is_set():
         try:
             done = await app.run_db(run_schedule, app.unit_of_work, today())
             for command, outcome in done:
+                if isinstance(outcome, DomainError) and outcome.rule == "portfolio.empty":
+                    await asyncio.to_thread(_empty_tranche, app, metrics, command, outcome)
+                    continue
                 if isinstance(outcome, DomainError):
                     log.info(
                         "scheduled command_id=%s type=%s outcome=refused rule=%s",
@@ -138,6 +174,9 @@ async def _schedule_forever(app: Forwardflow, stop: asyncio.Event) -> None:
                     type(command).__name__,
                     outcome,
                 )
+                agreement = getattr(command, "agreement_id", None)
+                if agreement and app.settings.schedule.empty_tranche == "report":
+                    await asyncio.to_thread(record, app, f"tranche:{agreement}", None)
         except Exception:  # a refused tranche must not stop the service; it is retried
             log.exception("forward-flow scheduler failed; retrying next round")
         with contextlib.suppress(TimeoutError):
@@ -156,13 +195,28 @@ async def _poll_inboxes_forever(app: Forwardflow, stop: asyncio.Event) -> None:
                 await asyncio.to_thread(process_buyer_inbox, app, agreement_id)
                 # then tell the buyer its put-backs' outcomes and what it is owed
                 await asyncio.to_thread(send_buyer_files, app, agreement_id)
-            except Exception:  # one buyer's server being down must not stop the others
+                problem = None
+            except Exception as error:  # one buyer's server being down must not stop the others
                 log.exception("reading the buyer's inbox failed agreement=%s", agreement_id)
+                problem = f"{type(error).__name__}: {error}"
+            with contextlib.suppress(Exception):  # the store being down: the log says it
+                await asyncio.to_thread(record, app, f"{INBOX}{agreement_id}", problem)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event) -> None:
+def _needs_reconnect(error: BaseException) -> bool:
+    """True when the platform refused the company's authorisation (only reconnecting heals
+    it), however the error was wrapped on its way here."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, AuthorizationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event, metrics: Metrics) -> None:
     """Heal one platform's missed webhooks: CDC on start, every few minutes, a daily sweep."""
     interval = float(wired.settings.catch_up_minutes) * 60
     last_sweep: datetime | None = None
@@ -173,15 +227,26 @@ async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event) -> None:
             for warning in await asyncio.to_thread(token_warnings, wired.app):
                 log.warning(warning)
             for company in await asyncio.to_thread(companies, wired.app, wired.name):
+                mark = catch_up_mark(wired.name, company.company_id)
                 try:
                     report = await catch_up_company(wired, company.company_id, sweep)
+                    await asyncio.to_thread(record, wired.app, mark, None)
+                    metrics.catch_up_rounds.labels(wired.name, "ok").inc()
                     log.info(
                         "catch-up platform=%s company=%s fetched=%s",
                         wired.name,
                         company.company_id,
                         report.fetched,
                     )
-                except Exception:  # one company's outage must not stop the others
+                except Exception as error:  # one company's outage must not stop the others
+                    metrics.catch_up_rounds.labels(wired.name, "failed").inc()
+                    why = f"{type(error).__name__}: {error}"
+                    if _needs_reconnect(error):
+                        why = f"{RECONNECT}{error}"
+                    elif until := paused(wired.name).get(company.company_id):
+                        why = f"{PAUSED}calls paused until {until:%Y-%m-%d %H:%M} UTC (day limit)"
+                    with contextlib.suppress(Exception):  # the store being down: logged below
+                        await asyncio.to_thread(record, wired.app, mark, why)
                     log.exception(
                         "catch-up failed platform=%s company=%s; retrying next round",
                         wired.name,
@@ -193,17 +258,6 @@ async def _catch_up_forever(wired: WiredPlatform, stop: asyncio.Event) -> None:
             log.exception("catch-up round failed platform=%s", wired.name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-
-
-async def _sample_dead_letters(
-    app: Forwardflow, bus: Bus, rate: DeadLetterRate, stop: asyncio.Event
-) -> None:
-    """Sample the dead-letter stream now and then, so /readyz counts within its window."""
-    while not stop.is_set():
-        with contextlib.suppress(Exception):  # a broker hiccup: /readyz says so itself
-            await rate.problem(bus, app.topology.stream("DLQ"))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=_SAMPLE_S)
 
 
 def server_limits(app: Forwardflow) -> ServerLimits:
@@ -218,18 +272,41 @@ def server_limits(app: Forwardflow) -> ServerLimits:
     )
 
 
+async def _books_forever(app: Forwardflow, metrics: Metrics, stop: asyncio.Event) -> None:
+    """Recompute the books' gauges now and then (a scrape never loads the books)."""
+    interval = app.settings.health.books_seconds
+    while interval and not stop.is_set():
+        try:
+            await asyncio.to_thread(metrics.refresh_books, app)
+        except Exception:  # the store being down: readiness says so; try again later
+            log.exception("computing the books' metrics failed; retrying next round")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
 async def _http_forever(
-    app: Forwardflow, bus: Bus, metrics: Metrics, vitals: Vitals, stop: asyncio.Event
+    app: Forwardflow,
+    bus: Bus,
+    metrics: Metrics,
+    probes: Probes,
+    stop: asyncio.Event,
+    *,
+    full: bool,
 ) -> None:
-    """Serve the HTTP app (webhooks, OAuth, health) until stopped."""
+    """Serve the role's HTTP port until stopped: health, readiness and metrics, and for
+    the http role the webhooks and the OAuth callback too."""
     listener = socket.create_server((app.settings.http.host, app.settings.http.port), backlog=1024)
     host, port = listener.getsockname()[:2]
-    health = app.settings.health
-    rate = DeadLetterRate(health.dead_letter_limit, health.dead_letter_window_seconds)
-    probes = Probes(vitals=vitals, dead_letters=rate)
-    config = guarded_config(http_app(app, bus, metrics, probes), server_limits(app))
+    web = (
+        http_app(app, bus, metrics, probes)
+        if full
+        else Starlette(routes=health_routes(app, bus, metrics, probes))
+    )
+    config = guarded_config(web, server_limits(app))
     server = uvicorn.Server(config)
-    sampler = asyncio.create_task(_sample_dead_letters(app, bus, rate, stop))
+    if probes.readiness is not None:  # connections wait in the backlog meanwhile
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(probes.readiness.polled.wait(), _FIRST_ROUND_S)
     # Server.serve() would take over SIGTERM/SIGINT; the service owns them, so run the
     # inner loop and stop it through should_exit.
     task = asyncio.create_task(server._serve(sockets=[listener]))
@@ -237,7 +314,6 @@ async def _http_forever(
     await stop.wait()
     server.should_exit = True
     await task
-    await sampler
 
 
 def _stop_on_failure(task: asyncio.Task[None], stop: asyncio.Event) -> None:
@@ -256,8 +332,18 @@ async def _watch_vitals(vitals: Vitals, stop: asyncio.Event) -> None:
             raise ServiceFailedError("; ".join(failing))
 
 
+def _refuse_samples(app: Forwardflow) -> None:
+    """Production (PostgreSQL, a platform in production) on a shipped sample: refuse."""
+    if problems := sample_settings_problems(app.settings, [p.name for p in app.platforms.values()]):
+        raise SampleSettingsError(
+            "refusing to run production on sample settings (set them first):\n  "
+            + "\n  ".join(problems)
+        )
+
+
 async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | None = None) -> None:
     """Run ``role`` until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
+    _refuse_samples(app)
     revision, head = current_revision(app.engine), head_revision()
     if revision != head:
         raise SchemaOutdatedError(
@@ -294,13 +380,23 @@ async def serve(app: Forwardflow, role: Role = Role.ALL, stop: asyncio.Event | N
             if role in (Role.ALL, Role.RELAY):
                 parts["outbox relay"] = _relay_forever(app, bus, stop)
             if role in (Role.ALL, Role.SCHEDULER):
-                parts["scheduler"] = _schedule_forever(app, stop)
+                parts["scheduler"] = _schedule_forever(app, stop, metrics)
+                parts["books metrics"] = _books_forever(app, metrics, stop)
                 for wired in app.wired(bus):
-                    parts[f"change-data-capture {wired.name}"] = _catch_up_forever(wired, stop)
+                    parts[f"change-data-capture {wired.name}"] = _catch_up_forever(
+                        wired, stop, metrics
+                    )
             if role in (Role.ALL, Role.DELIVERY):
                 parts["buyer inboxes"] = _poll_inboxes_forever(app, stop)
-            if role in (Role.ALL, Role.HTTP):
-                parts["http"] = _http_forever(app, bus, metrics, vitals, stop)
+            full = role in (Role.ALL, Role.HTTP)
+            members = (
+                {r.value for r in Role if r is not Role.ALL} if role is Role.ALL else {role.value}
+            )
+            readiness = readiness_for(app, bus, vitals, members)
+            parts["readiness"] = readiness.poll_forever(app.settings.health.poll_seconds, stop)
+            attention = functools.partial(posting_problems, app) if full else None
+            probes = Probes(vitals=vitals, readiness=readiness, attention=attention)
+            parts["http"] = _http_forever(app, bus, metrics, probes, stop, full=full)
             parts["vitals"] = _watch_vitals(vitals, stop)
             tasks = {name: asyncio.create_task(part) for name, part in parts.items()}
             for name, task in tasks.items():  # a part that dies stops the whole

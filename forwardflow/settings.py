@@ -205,6 +205,38 @@ class HealthSettings(_Section):
         ge=0,
         description="Less free space than this in the data directory: not ready (0: off).",
     )
+    poll_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often each role runs its readiness checks; /readyz answers from "
+        "the last round, so a broken dependency shows within one interval.",
+    )
+    consumer_lag_limit: int = Field(
+        default=1000,
+        ge=0,
+        description="More messages than this waiting or in flight on one of the role's "
+        "consumers: not ready (0: off).",
+    )
+    sftp_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="How long the delivery role waits for a buyer's SFTP server to greet it.",
+    )
+    sftp_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="How often the delivery role greets each buyer's SFTP server (its "
+        "readiness uses the last answer meanwhile; a buyer's server logs each greeting).",
+    )
+    books_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often the scheduler role recomputes the books' gauges (amounts "
+        "owed, portfolio faces) for /metrics; 0 turns it off. Scrapes never load the books.",
+    )
 
 
 class DeliverySettings(_Section):
@@ -241,6 +273,12 @@ class ScheduleSettings(_Section):
         default=3600.0,
         ge=0,
         description="How often the service checks for tranches due; 0 turns the scheduler off.",
+    )
+    empty_tranche: Literal["skip", "report"] = Field(
+        default="skip",
+        description="A tranche due with nothing eligible: skip logs it at INFO and counts "
+        "it (forwardflow_tranches_empty_total); report also logs a WARNING and shows it in "
+        "`forwardflow status` until a tranche is cut.",
     )
 
 

@@ -97,6 +97,38 @@ class SealedTokens:
             uow.commit()
         return True
 
+    def rotate(
+        self, company_id: str, stale_access_token: str, refresh: Callable[[Tokens], Tokens]
+    ) -> None:
+        """Refresh under the company's row lock (PostgreSQL: held across the call, so one
+        process refreshes and the others find its tokens). SQLite serves one process per
+        file and would lock every writer for the call: there the caller's own lock rules
+        and the write is conditional, as a ``save`` with ``replacing``."""
+        name = self._platform.name
+        if self._app.engine.dialect.name == "sqlite":
+            held = self.load(company_id)
+            if held.access_token == stale_access_token:
+                self.save(company_id, refresh(held), replacing=held)
+            return
+        with self._app.unit_of_work() as uow:
+            sealed = uow.companies.sealed(name, company_id, lock=True)
+            if sealed is None:
+                raise AuthorizationError(
+                    f"{self._platform.title} company {company_id} is not connected"
+                )
+            held = unseal(self._box, name, company_id, sealed)
+            if held.access_token != stale_access_token:
+                return  # refreshed meanwhile, here or in another process
+            fresh = refresh(held)
+            uow.companies.put_tokens(
+                name,
+                company_id,
+                seal(self._box, name, company_id, fresh),
+                fresh.access_expires_at,
+                fresh.refresh_expires_at,
+            )
+            uow.commit()
+
 
 class _Checkpoints:
     def __init__(self, app: Forwardflow, platform: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from debtsale.commands import ClosePortfolio, CutPortfolio, FlagReceivable, RemoveReceivable
+from debtsale.cutscope import out_of_scope
 from debtsale.errors import RuleViolation
 from debtsale.journal import sale_entry
+from debtsale.ledger import Ledger
 from debtsale.portfolio import Portfolio
 from debtsale.salefile import sale_file_summary, sold_rows
 from debtsale.settlement import flag_candidate_events
@@ -17,7 +19,34 @@ __all__ = [
     "cut_portfolio",
     "flag_receivable",
     "remove_receivable",
+    "select_for_cut",
 ]
+
+
+def select_for_cut(
+    uow: UnitOfWork, command: CutPortfolio, ledger: Ledger | None = None
+) -> Portfolio:
+    """The portfolio ``command`` would cut now, not saved (the cut and its preview).
+
+    A preview may pass the tenant's ledger it already holds (read from the same store).
+    """
+    agreement = uow.agreements.get(command.agreement_id)
+    ledger = ledger or uow.ledger.load(command.tenant)
+    flags = uow.flags.on(command.tenant, command.cutoff)
+    taken = set(uow.portfolios.unavailable(command.tenant))
+    if command.only_advised or command.excluded_customers:
+        taken |= out_of_scope(
+            ledger,
+            agreement,
+            command.cutoff,
+            only_advised=command.only_advised,
+            excluded_customers=command.excluded_customers,
+            flags=flags,
+            taken=taken,
+        )
+    return Portfolio.cut(
+        command.portfolio_id, agreement, ledger, command.cutoff, flags=flags, taken=taken
+    )
 
 
 @once
@@ -30,14 +59,7 @@ def cut_portfolio(uow: UnitOfWork, command: CutPortfolio) -> Outcome:
     """
     if uow.portfolios.get(command.portfolio_id) is not None:
         raise RuleViolation("portfolio.unique", f"portfolio {command.portfolio_id} already exists")
-    portfolio = Portfolio.cut(
-        command.portfolio_id,
-        uow.agreements.get(command.agreement_id),
-        uow.ledger.load(command.tenant),
-        command.cutoff,
-        flags=uow.flags.on(command.tenant, command.cutoff),
-        taken=uow.portfolios.unavailable(command.tenant),
-    )
+    portfolio = select_for_cut(uow, command)
     if not portfolio.lines:
         raise RuleViolation(
             "portfolio.empty",

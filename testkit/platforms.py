@@ -96,7 +96,13 @@ def _quickbooks() -> PlatformKit:
     return QuickBooksKit()
 
 
-KITS: dict[str, Callable[[], PlatformKit]] = {"quickbooks": _quickbooks}
+def _xero() -> PlatformKit:
+    from testkit.xero import XeroKit
+
+    return XeroKit()
+
+
+KITS: dict[str, Callable[[], PlatformKit]] = {"quickbooks": _quickbooks, "xero": _xero}
 """A kit per registered platform (a platform without one fails the contract suite)."""
 
 

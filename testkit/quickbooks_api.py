@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 
@@ -30,6 +32,7 @@ class MemoryTokenStore:
     def __init__(self) -> None:
         self.tokens: dict[str, Tokens] = {}
         self.saves = 0
+        self._lock = threading.Lock()
 
     def load(self, realm_id: str) -> Tokens:
         if realm_id not in self.tokens:
@@ -45,6 +48,15 @@ class MemoryTokenStore:
         self.tokens[realm_id] = tokens
         self.saves += 1
         return True
+
+    def rotate(
+        self, realm_id: str, stale_access_token: str, refresh: Callable[[Tokens], Tokens]
+    ) -> None:
+        with self._lock:
+            held = self.load(realm_id)
+            if held.access_token == stale_access_token:
+                self.tokens[realm_id] = refresh(held)
+                self.saves += 1
 
 
 def auth_client_for(server: EmulatorServer) -> AuthClient:

@@ -14,10 +14,12 @@ __all__ = [
     "EXTERNAL_NATS_URL_ENV",
     "POSTGRES_URL_ENV",
     "ServiceUnavailableError",
+    "chromium_binary",
     "external_nats_url",
     "gpg_binary",
     "in_ci",
     "postgres_url",
+    "promtool_binary",
     "require",
     "sshd_binary",
 ]
@@ -106,3 +108,13 @@ def sshd_binary() -> Path:
 def gpg_binary() -> Path:
     """The gpg binary, which tests use as the buyer's decryptor."""
     return _binary("gpg", "/usr/bin", package="gnupg")
+
+
+def promtool_binary() -> Path:
+    """Prometheus's promtool, which checks the alert rules in deploy/prometheus."""
+    return _binary("promtool", "/usr/bin", "/usr/local/bin", package="prometheus")
+
+
+def chromium_binary() -> Path:
+    """Debian's chromium, which the console's browser tests drive (never a downloaded one)."""
+    return _binary("chromium", "/usr/bin", package="chromium")

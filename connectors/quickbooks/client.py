@@ -28,6 +28,7 @@ from quickbooks import QuickBooks
 from quickbooks.exceptions import QuickbooksException
 from requests import Response
 
+from connectors.limits import RateLimiter
 from connectors.platform import (
     CALLS,
     AuthorizationError,
@@ -55,32 +56,6 @@ T = TypeVar("T")
 
 class ThrottledError(TransientPlatformError):
     """HTTP 429, code 3001 or an XML throttle body."""
-
-
-class RateLimiter:
-    """At most ``concurrent`` calls at once and ``per_minute`` in any 60 seconds."""
-
-    def __init__(self, concurrent: int = 10, per_minute: int = 500) -> None:
-        self._slots = threading.BoundedSemaphore(concurrent)
-        self._per_minute = per_minute
-        self._recent: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._slots.acquire()
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._recent and now - self._recent[0] >= 60:
-                    self._recent.popleft()
-                if len(self._recent) < self._per_minute:
-                    self._recent.append(now)
-                    return
-                wait = 60 - (now - self._recent[0])
-            time.sleep(wait)
-
-    def __exit__(self, *exc: object) -> None:
-        self._slots.release()
 
 
 class _ThrottleError(Exception):

@@ -25,6 +25,7 @@ from connectors.platform import (
     PlatformError,
     PlatformSettings,
     Posted,
+    PrefixedTenants,
     Tokens,
 )
 from connectors.quickbooks.cdc import ENTITIES, backfill, catch_up
@@ -48,8 +49,6 @@ __all__ = ["QuickBooks"]
 
 log = logging.getLogger("forwardflow.quickbooks")
 
-_TENANT_PREFIX = "qbo-"
-
 
 def _settings(context: PlatformContext) -> QuickBooksSettings:
     settings = context.settings
@@ -57,23 +56,16 @@ def _settings(context: PlatformContext) -> QuickBooksSettings:
     return settings
 
 
-class QuickBooks:
+class QuickBooks(PrefixedTenants):
     """QuickBooks Online: Intuit's OAuth 2, webhooks with ``intuit-signature``, CDC."""
 
+    tenant_prefix: ClassVar[str] = "qbo-"
     name: ClassVar[str] = "quickbooks"
     title: ClassVar[str] = "QuickBooks"
     settings_model: ClassVar[type[PlatformSettings]] = QuickBooksSettings
     reconnect_warning: ClassVar[timedelta] = timedelta(days=30)
 
     # ------------------------------------------------------------------ companies
-    def tenant_of(self, company_id: str) -> str:
-        """A company's ledger tenant: ``qbo-<realm>``."""
-        return f"{_TENANT_PREFIX}{company_id}"
-
-    def company_of(self, tenant: str) -> str | None:
-        """The realm behind a ``qbo-`` tenant."""
-        return tenant.removeprefix(_TENANT_PREFIX) if tenant.startswith(_TENANT_PREFIX) else None
-
     def valid_company_id(self, company_id: str) -> bool:
         """A realm id: digits only, at most 20."""
         return valid_realm(company_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -13,6 +13,8 @@ __all__ = ["QuickBooksSettings"]
 
 class QuickBooksSettings(PlatformSettings):
     """The QuickBooks Online app this installation runs as."""
+
+    sample_fields: ClassVar[tuple[str, ...]] = ("accounts", "redirect_uri")
 
     client_id: str | None = Field(default=None, description="Intuit app client id.")
     client_secret: SecretStr | None = Field(default=None, description="Intuit app secret.")
@@ -58,3 +60,7 @@ class QuickBooksSettings(PlatformSettings):
         },
         description="QuickBooks account ids for forwardflow's journal-entry roles.",
     )
+
+    def in_production(self) -> bool:
+        """True with ``environment = "production"`` (real companies' books)."""
+        return self.environment == "production"

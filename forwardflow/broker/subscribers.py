@@ -322,7 +322,7 @@ def register_delivery_subscriber(broker: NatsBroker, app: Forwardflow) -> None:
         app,
         stream=app.topology.stream("EVENTS"),
         subject=app.topology.event_subject("PortfolioClosed"),
-        consumer=f"{app.topology.prefix}_delivery",
+        consumer=app.topology.delivery_consumer,
         process=process,
         title="sale-file delivery",
         description="Delivers the sale file of every closed portfolio to its buyer.",

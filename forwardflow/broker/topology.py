@@ -103,6 +103,11 @@ class Topology:
         """Domain events published from the outbox (``PortfolioClosed`` …)."""
         return f"{self._root}.event.{name}"
 
+    @property
+    def delivery_consumer(self) -> str:
+        """The durable consumer that delivers sale files (the delivery role's)."""
+        return f"{self.prefix}_delivery"
+
     def dead_letter_subject(self, consumer: str) -> str:
         """Messages a consumer gave up on, with the reason in the headers."""
         return f"{self._root}.dlq.{consumer}"

@@ -26,6 +26,7 @@ from forwardflow.cli.remittance_cmd import remittance_app
 from forwardflow.cli.run_cmd import run
 from forwardflow.cli.schedule_cmd import receivable_app, schedule
 from forwardflow.cli.status_cmd import status
+from forwardflow.cli.user_cmd import user_app
 from forwardflow.platforms import PLATFORMS
 
 __all__ = ["app", "main"]
@@ -49,6 +50,7 @@ for _platform in PLATFORMS:  # `forwardflow <platform> …`, one group per regis
     app.add_typer(platform_app(_platform), name=_platform.name)
 app.add_typer(keys_app, name="keys")
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(user_app, name="user")
 app.command("status")(status)
 app.command("run")(run)
 app.command("schedule")(schedule)

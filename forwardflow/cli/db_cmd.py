@@ -45,3 +45,36 @@ def current_command(ctx: typer.Context) -> None:
     head = head_revision()
     mark = "[green]up to date[/]" if current == head else "[yellow]run `forwardflow db upgrade`[/]"
     console.print(f"database at {current or '(empty)'}; newest {head}: {mark}")
+
+
+@db_app.command("wait")
+def wait_command(
+    ctx: typer.Context,
+    timeout: Annotated[
+        float, typer.Option(help="Give up (exit 1) after this many seconds.", min=0)
+    ] = 600.0,
+) -> None:
+    """Wait until the schema is at this version's head (a role's init step, so roles start
+    only after the migrate job); the database may not be up yet either."""
+    import time
+
+    head = head_revision()
+    deadline = time.monotonic() + timeout
+    app = state(ctx).app()
+    current: str | None = None
+    try:
+        while True:
+            try:
+                current = current_revision(app.engine)
+            except Exception:  # the database is not reachable yet: keep waiting
+                current = None
+            if current == head:
+                console.print(f"database at {head}: ready")
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(2.0)
+    finally:
+        app.close()
+    console.print(f"database at {current or '(empty)'}, not {head}, after {timeout:.0f} s")
+    raise typer.Exit(code=1)

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from demo.story import DemoError, run_demo
 from forwardflow.cli.context import console, err_console
+from forwardflow.cli.demo_serve import serve_demo
 from forwardflow.cli.render import (
     broker_table,
     completeness_table,
@@ -43,6 +44,11 @@ def demo(
             "(the first in the registry by default).",
         ),
     ] = PLATFORMS[0].name,
+    keep_serving: Annotated[
+        bool,
+        typer.Option("--serve", help="Then keep the service and console running (Ctrl-C stops)."),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="The console's port with --serve.")] = 8080,
 ) -> None:
     """Run the main job end to end on embedded defaults (SQLite, embedded NATS)."""
     with Progress(
@@ -79,3 +85,5 @@ def demo(
         console.print(f"{name}: [bold]{path}[/]")
     if not result.broker_pid_stopped:
         raise typer.Exit(code=1)
+    if keep_serving:
+        serve_demo(workdir, port)

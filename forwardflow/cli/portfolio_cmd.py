@@ -104,6 +104,13 @@ def portfolio_cut(
     portfolio_id: Annotated[str | None, typer.Option("--id", help="Portfolio id.")] = None,
     via_service: ViaServiceFlag = False,
     timeout: TimeoutOption = 30.0,
+    only_advised: Annotated[
+        bool, typer.Option("--only-advised", help="Only cohorts the valuation advises to sell.")
+    ] = False,
+    exclude_customer: Annotated[
+        list[str] | None,
+        typer.Option("--exclude-customer", help="Leave this customer id out (repeatable)."),
+    ] = None,
 ) -> None:
     """Select the eligible receivables and freeze their face at the cut-off date."""
     pid = portfolio_id or f"{agreement}-{cutoff.date().isoformat()}"
@@ -113,6 +120,8 @@ def portfolio_cut(
         portfolio_id=pid,
         agreement_id=agreement,
         cutoff=cutoff.date(),
+        only_advised=only_advised,
+        excluded_customers=tuple(exclude_customer or ()),
     )
     outcome = execute(ctx, command, via_service=via_service, timeout=timeout)
     portfolio = query(ctx, lambda app: portfolio_of(app, pid))

@@ -10,7 +10,13 @@ from rich.markup import escape
 
 from forwardflow.cli.context import err_console, state
 from forwardflow.logs import configure_logging
-from forwardflow.service import Role, SchemaOutdatedError, ServiceFailedError, serve
+from forwardflow.service import (
+    Role,
+    SampleSettingsError,
+    SchemaOutdatedError,
+    ServiceFailedError,
+    serve,
+)
 
 __all__ = ["run"]
 
@@ -35,7 +41,7 @@ def run(
     configure_logging(app.settings.log.level, log_format or app.settings.log.format)
     try:
         asyncio.run(serve(app, role))
-    except SchemaOutdatedError as error:
+    except (SchemaOutdatedError, SampleSettingsError) as error:
         err_console.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     except ServiceFailedError as error:

@@ -25,7 +25,11 @@ __all__ = [
     "agreements",
     "buyer_notices",
     "connect_links",
+    "console_audit",
+    "console_sessions",
+    "console_users",
     "deliveries",
+    "health_marks",
     "inbound_files",
     "inbox",
     "ledger_entities",
@@ -333,4 +337,54 @@ buyer_notices = Table(
     comment="What the buyer was told after the sale: each decided put-back request "
     "(subject: request id) and each remittance statement (subject: portfolio, digest: "
     "what it said), with the file it was sent in.",
+)
+
+health_marks = Table(
+    "health_marks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("ok_at", DateTime(timezone=True)),
+    Column("failed_at", DateTime(timezone=True)),
+    Column("problem", Text),
+    comment="The last success and failure of each recurring operation (catch-up per "
+    "platform company, buyer inbox polls, empty tranches), for readiness and status.",
+)
+
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("email", String(254), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("role IN ('controller', 'viewer', 'operator')", name="role"),
+    comment="Who may sign in to the console, with an argon2 hash of the password.",
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index(None, "email"),
+    comment="Signed-in sessions, by the SHA-256 of the cookie's token (never the token).",
+)
+
+console_audit = Table(
+    "console_audit",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("command_id", String(200), nullable=True),
+    Column("outcome", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("command_id"),
+    Index(None, "at"),
+    comment="Who did what in the console, when, and how it ended; one row per command id.",
 )

@@ -54,6 +54,16 @@ async def _company_problem(wired: WiredPlatform, flow: ConnectFlow, company: str
     return None
 
 
+async def _pick(wired: WiredPlatform, flow: ConnectFlow, grant: Grant) -> str:
+    """Which of the companies a grant reaches to connect: the one a reconnect names, else
+    the first not connected yet (one company per grant: none shares a refresh token)."""
+    reached = [grant.company_id, *grant.others]
+    if flow.company_id is not None:
+        return flow.company_id if flow.company_id in reached else grant.company_id
+    held = await wired.connected(set(reached))
+    return next((c for c in reached if c not in held), grant.company_id)
+
+
 def connect_routes(wired: WiredPlatform) -> list[Route]:
     """The connect and callback routes of one platform."""
     app, name, title = wired.app, wired.name, wired.platform.title
@@ -117,7 +127,7 @@ def connect_routes(wired: WiredPlatform) -> list[Route]:
             return await refuse(f"{title} unavailable: {error}", 502)
         except PlatformError as error:
             return await refuse(str(error), 502)
-        company = grant.company_id
+        company = await _pick(wired, flow, grant) if named is None else grant.company_id
         if named is None and (problem := await _company_problem(wired, flow, company)):
             await asyncio.to_thread(wired.platform.revoke, wired, company, grant.tokens)
             return await refuse(problem)

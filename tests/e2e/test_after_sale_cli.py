@@ -91,6 +91,7 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")}
     port = free_port()
     env["FORWARDFLOW_HTTP__PORT"] = str(port)
+    env["FORWARDFLOW_HEALTH__BOOKS_SECONDS"] = "0.5"  # the books' gauges, off the scrape path
     service = subprocess.Popen(
         [FORWARDFLOW, "run"],
         cwd=tmp_path,
@@ -116,8 +117,12 @@ def test_commands_reach_a_running_service_and_wait_for_its_answer(tmp_path: Path
         )
         assert refused.returncode == 1
         assert "closing_after_cutoff" in refused.stderr
-        metrics = httpx.get(f"{base}/metrics").text
-        assert 'forwardflow_receivables{state="in_portfolio"} 6.0' in metrics
+        books = time.monotonic() + 10  # recomputed by the scheduler part, not per scrape
+        while 'forwardflow_receivables{state="in_portfolio"} 6.0' not in (
+            metrics := httpx.get(f"{base}/metrics").text
+        ):
+            assert time.monotonic() < books, metrics
+            time.sleep(0.2)
         assert "forwardflow_consumer_pending" in metrics
         assert "forwardflow_owed_to_buyers 0.0" in metrics
         assert "faststream_received_messages_total" in metrics

@@ -123,6 +123,15 @@ def test_status_reports_store_and_the_running_services_embedded_broker(tmp_path:
         assert "FF_LEDGER" in result.stdout
         assert "up to date" in result.stdout
         assert str(state["pid"]) in result.stdout  # the service's server, joined
+        document = json.loads(run("status", "--json", cwd=tmp_path).stdout)
+        consumers = {c["consumer"]: c for c in document["consumers"]}
+        assert consumers, document
+        for consumer in consumers.values():
+            assert {"pending", "ack_pending", "redelivered", "dead_letters"} <= set(consumer)
+            assert "oldest_unacked_age_seconds" in consumer
+        assert document["platform_companies"] == []
+        assert document["buyers"] == []
+        assert document["store"]["up_to_date"] is True
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=30) == 0
@@ -137,40 +146,44 @@ def test_status_never_starts_a_broker_of_its_own(tmp_path: Path) -> None:
     assert not (tmp_path / ".forwardflow" / "nats" / "nats-server.log").exists()  # none ran
 
 
-@pytest.mark.gpg
-def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path) -> None:
-    import csv
+def _told_the_story(tmp_path: Path, *args: str, title: str) -> None:
+    """``forwardflow demo`` ran to the end in time and said every step."""
     import time
+
+    began = time.monotonic()
+    result = run("demo", "--workdir", "work", *args, cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - began < 120
+    for words in (
+        f"{title} emulator seeded",
+        "embedded NATS JetStream started",
+        "connected through OAuth",
+        "backfill",
+        "valuation as of",
+        "delivered over SFTP",
+        "put-back file answered",
+        f"journal entries posted to {title}",
+        "its aging lists none of them",
+        "reconciliation of",
+    ):
+        assert words in result.stdout
+
+
+def _the_buyer_opens_the_sale(tmp_path: Path, platform: str) -> None:
+    """As the README's buyer section says: verify, decrypt file, archive and bill, validate;
+    rows and totals tie to the manifest, the bill and the reconciliation."""
+    import csv
     from decimal import Decimal
 
     from testkit.buyer import frictionless_problems, open_sale, spreadsheet_formulas
     from testkit.gpg import BuyerGpg
 
-    for _ in range(2):  # running it twice works: the work directory is cleared
-        began = time.monotonic()
-        result = run("demo", "--workdir", "work", cwd=tmp_path, timeout=180)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert time.monotonic() - began < 120
-        for words in (
-            "QuickBooks emulator seeded",
-            "embedded NATS JetStream started",
-            "connected through OAuth",
-            "backfill",
-            "valuation as of",
-            "delivered over SFTP",
-            "put-back file answered",
-            "journal entries posted to QuickBooks",
-            "its aging lists none of them",
-            "reconciliation of",
-        ):
-            assert words in result.stdout
     summary = json.loads((tmp_path / "work" / "demo-summary.json").read_text())
     assert summary["embedded_broker_stopped"] is True
     files, figures = summary["files"], summary["figures"]
     gpg = BuyerGpg(tmp_path / "gnupg")
     gpg.import_key(Path(files["buyer_secret_key"]).read_bytes())
     gpg.import_key(Path(files["seller_certificate"]).read_bytes())
-    # as the README's buyer section says: verify, decrypt file, archive and bill, validate
     opened = open_sale(
         gpg,
         Path(files["delivered_folder"]),
@@ -195,11 +208,26 @@ def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path
         totals = list(csv.reader(handle))
     assert Decimal(dict(zip(totals[0], totals[-1], strict=True))["final_face"]) == face
     assert Decimal(figures["refunds"]) > 0
-    assert figures["invoices_closed_in_quickbooks"] == figures["receivables_sold"]
+    assert figures["platform"] == platform
+    assert figures[f"invoices_closed_in_{platform}"] == figures["receivables_sold"]
     assert figures["invoices_closed_in_books"] == figures["receivables_sold"]
     posted = json.loads(Path(files["journal_entries"]).read_text())
     assert len(posted) >= 2
     _no_personal_data_in(Path(files["log"]))
+
+
+@pytest.mark.gpg
+def test_demo_exits_zero_and_the_buyer_can_open_what_it_delivered(tmp_path: Path) -> None:
+    for _ in range(2):  # running it twice works: the work directory is cleared
+        _told_the_story(tmp_path, title="QuickBooks")
+    _the_buyer_opens_the_sale(tmp_path, "quickbooks")
+
+
+@pytest.mark.gpg
+def test_the_demo_on_xero_tells_the_same_story(tmp_path: Path) -> None:
+    """`forwardflow demo --platform xero`: the whole story on the Xero emulator."""
+    _told_the_story(tmp_path, "--platform", "xero", title="Xero")
+    _the_buyer_opens_the_sale(tmp_path, "xero")
 
 
 def _no_personal_data_in(log: Path) -> None:
@@ -251,3 +279,26 @@ def test_a_database_that_refuses_connections_is_one_line_naming_the_host(
     (line,) = result.stderr.strip().splitlines()
     assert "database unusable" in line
     assert "127.0.0.1" in line
+
+
+def test_db_wait_holds_a_role_until_the_schema_is_at_its_head(tmp_path: Path) -> None:
+    waited = run("db", "wait", "--timeout", "0", cwd=tmp_path)
+    assert waited.returncode == 1  # an empty store: not yet migrated
+    assert "not" in waited.stdout
+    run("db", "upgrade", cwd=tmp_path)
+    ready = run("db", "wait", "--timeout", "5", cwd=tmp_path)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "ready" in ready.stdout
+
+
+def test_production_on_sample_settings_is_refused_loudly_at_start(tmp_path: Path) -> None:
+    env = {  # PostgreSQL (never reached: the refusal comes first) and QuickBooks production
+        "FORWARDFLOW_DATABASE__URL": "postgresql+psycopg://nobody@127.0.0.1:1/forwardflow",
+        "FORWARDFLOW_QUICKBOOKS__ENVIRONMENT": "production",
+        "FORWARDFLOW_QUICKBOOKS__REDIRECT_URI": "https://ff.example.com/callback/quickbooks",
+    }
+    refused = run("run", "--role", "relay", cwd=tmp_path, env=env, timeout=30)
+    assert refused.returncode == 2
+    assert "refusing to run production on sample settings" in refused.stderr
+    assert "FORWARDFLOW_QUICKBOOKS__ACCOUNTS" in refused.stderr
+    assert "REDIRECT_URI" not in refused.stderr  # set: not the sample

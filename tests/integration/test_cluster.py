@@ -70,6 +70,7 @@ def _env(app: Forwardflow) -> dict[str, str]:
         "FORWARDFLOW_BROKER__STREAM_PREFIX": settings.broker.stream_prefix,
         "FORWARDFLOW_BROKER__ACK_WAIT_SECONDS": str(ACK_WAIT_S),
         "FORWARDFLOW_LOG__LEVEL": "WARNING",
+        "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
     }
 
 

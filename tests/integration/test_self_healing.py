@@ -42,6 +42,7 @@ pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 
 
 def _app(tmp_path: Path, broker: BrokerSettings, **more: Any) -> Forwardflow:
+    more.setdefault("health", HealthSettings(poll_seconds=0.5))
     settings = load_settings(
         data_dir=tmp_path / "data",
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'ff.db'}"),
@@ -98,6 +99,10 @@ async def embedded(tmp_path: Path) -> AsyncIterator[tuple[Forwardflow, str, asyn
 
 async def _ready(base: str) -> bool:
     return await _status(base, "/readyz") == 200
+
+
+async def _not_ready(base: str) -> bool:
+    return await _status(base, "/readyz") == 503
 
 
 async def test_a_killed_embedded_broker_is_restarted_and_work_flows_again_within_10_s(
@@ -164,6 +169,7 @@ async def test_readiness_fails_when_the_store_cannot_write(
     event.listen(app.engine, "connect", broken)
     app.engine.dispose()  # every new connection now refuses writes (read-only, full)
     try:
+        await _until(lambda: _not_ready(base), 5)
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"{base}/readyz")
         assert answer.status_code == 503
@@ -171,7 +177,7 @@ async def test_readiness_fails_when_the_store_cannot_write(
     finally:
         event.remove(app.engine, "connect", broken)
         app.engine.dispose()
-    assert await _status(base, "/readyz") == 200
+    await _until(lambda: _ready(base), 5)  # healed within a poll interval
 
 
 async def test_readiness_fails_when_the_data_directory_is_nearly_full(
@@ -180,13 +186,14 @@ async def test_readiness_fails_when_the_data_directory_is_nearly_full(
     app = _app(
         tmp_path,
         BrokerSettings(url=nats_url, stream_prefix=f"TDISK{free_port()}"),
-        health=HealthSettings(min_free_disk_mb=10**12),  # more than any disk has free
+        health=HealthSettings(min_free_disk_mb=10**12, poll_seconds=0.5),  # more than any has
     )
     stop = asyncio.Event()
     service = asyncio.create_task(serve(app, Role.HTTP, stop))
     base = f"http://127.0.0.1:{app.settings.http.port}"
     try:
         await _until(lambda: _alive(base), 60)
+        await _until(lambda: _not_ready(base), 5)
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"{base}/readyz")
         assert answer.status_code == 503
@@ -206,7 +213,9 @@ async def test_readiness_fails_when_dead_letters_pile_up(tmp_path: Path, nats_ur
     app = _app(
         tmp_path,
         BrokerSettings(url=nats_url, stream_prefix=prefix),
-        health=HealthSettings(dead_letter_limit=3, dead_letter_window_seconds=300),
+        health=HealthSettings(
+            dead_letter_limit=3, dead_letter_window_seconds=300, poll_seconds=0.5
+        ),
     )
     stop = asyncio.Event()
     service = asyncio.create_task(serve(app, Role.ALL, stop))

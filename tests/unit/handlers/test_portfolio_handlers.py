@@ -142,3 +142,20 @@ def test_a_row_missing_a_required_field_stops_the_close_naming_row_and_field() -
     book.customer("C1")
     apply_ledger_change(uow, "t1", book.changes[-1])
     assert close_portfolio(uow, CLOSE) is Outcome.APPLIED
+
+
+def test_a_cut_leaves_out_the_customers_it_names_and_its_preview_is_the_same(
+    uow: FakeUnitOfWork,
+) -> None:
+    from dataclasses import replace
+
+    from handlers.portfolio import select_for_cut
+
+    scoped = replace(CUT, excluded_customers=("C1",))
+    with uow:
+        preview = select_for_cut(uow, scoped)
+    assert cut_portfolio(uow, scoped) is Outcome.APPLIED
+    portfolio = uow.portfolios.get("P1")
+    assert portfolio is not None
+    assert set(portfolio.lines) == set(preview.lines) == {"I0", "I2"}
+    assert portfolio.total_price_at_cutoff == preview.total_price_at_cutoff

@@ -1,0 +1,1 @@
+"""Xero on the platform seam: webhooks, polling, OAuth 2 with rotating tokens, write-back."""
