@@ -64,6 +64,7 @@ def test_a_worker_stopped_mid_stream_and_restarted_ends_in_the_expected_state(
         "FORWARDFLOW_BROKER__ACK_WAIT_SECONDS": "3",
         "FORWARDFLOW_LOG__LEVEL": "WARNING",
         "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
+        "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
     }
     log = tmp_path / "worker.log"
 
@@ -132,6 +133,7 @@ def test_a_worker_killed_inside_a_batch_commit_loses_nothing_and_doubles_nothing
         "FORWARDFLOW_BROKER__STREAM_PREFIX": stream_prefix,
         "FORWARDFLOW_BROKER__ACK_WAIT_SECONDS": "3",
         "FORWARDFLOW_LOG__LEVEL": "WARNING",
+        "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
     }
     log = tmp_path / "worker.log"
 
