@@ -64,7 +64,6 @@ def test_a_worker_stopped_mid_stream_and_restarted_ends_in_the_expected_state(
         "FORWARDFLOW_BROKER__ACK_WAIT_SECONDS": "3",
         "FORWARDFLOW_LOG__LEVEL": "WARNING",
         "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
-        "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
     }
     log = tmp_path / "worker.log"
 
