@@ -107,6 +107,18 @@ class BrokerSettings(_Section):
         le=100,
         description="Deliveries of a failing message before it goes to the dead letters.",
     )
+    ledger_batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Ledger messages a partition fetches and applies in one commit.",
+    )
+    ledger_batch_wait_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        le=5,
+        description="How long a partition waits to fill a batch before applying what it has.",
+    )
     ack_wait_seconds: float = Field(
         default=30.0,
         gt=0,

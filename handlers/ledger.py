@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from debtsale.changes import LedgerChange
 from debtsale.remittance import MOVES_DUES
 from handlers.outcome import Outcome
-from handlers.ports import UnitOfWork
+from handlers.ports import ConflictError, UnitOfWork
 from handlers.remittance import settle_dues
 
-__all__ = ["LEDGER_CONSUMER", "Outcome", "apply_ledger_change", "ledger_consumer"]
+__all__ = [
+    "LEDGER_CONSUMER",
+    "BatchItemError",
+    "Outcome",
+    "apply_ledger_change",
+    "apply_ledger_changes",
+    "ledger_consumer",
+    "record_ledger_change",
+]
 
 LEDGER_CONSUMER = "ledger"
 
@@ -20,24 +29,61 @@ def ledger_consumer(tenant: str) -> str:
     return f"{LEDGER_CONSUMER}/{tenant}"
 
 
+class BatchItemError(Exception):
+    """One change of a batch failed: which one, and why (the batch committed nothing)."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"change {index} of the batch: {type(error).__name__}: {error}")
+        self.index = index
+        self.error = error
+
+
 def apply_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> Outcome:
-    """Record ``change`` for ``tenant`` unless its event id was seen; commit inbox and fact.
+    """Record ``change`` for ``tenant`` unless its event id was seen; commit inbox and fact."""
+    with uow:
+        outcome = record_ledger_change(uow, tenant, change)
+        if outcome is not Outcome.DUPLICATE:  # a redelivery changed nothing to commit
+            uow.commit()
+    return outcome
+
+
+def apply_ledger_changes(
+    uow: UnitOfWork, changes: Sequence[tuple[str, LedgerChange]]
+) -> list[Outcome]:
+    """Record each (tenant, change) in order, all in one commit (a partition's batch).
+
+    The first change that fails (other than by a lost race, which runs the whole batch
+    again) is named in a ``BatchItemError``; nothing of the batch is committed then.
+    """
+    outcomes = []
+    with uow:
+        for index, (tenant, change) in enumerate(changes):
+            try:
+                outcomes.append(record_ledger_change(uow, tenant, change))
+            except ConflictError:
+                raise
+            except Exception as error:
+                raise BatchItemError(index, error) from error
+        uow.commit()
+    return outcomes
+
+
+def record_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> Outcome:
+    """Record ``change`` in the open unit of work unless its event id was seen (no commit).
 
     A change on a receivable that a portfolio holds (or held) moves that portfolio on in
-    the same commit: a sold one announces or withdraws what is owed to its buyer, a live
-    one is only touched, so a close racing this change conflicts and runs again with it.
+    the same transaction: a sold one announces or withdraws what is owed to its buyer, a
+    live one is only touched, so a close racing this change conflicts and runs again.
     """
-    with uow:
-        if not uow.inbox.claim(ledger_consumer(tenant), change.event_id):
-            return Outcome.DUPLICATE
-        recorded = uow.ledger.record(tenant, change)
-        if recorded.touched and uow.portfolios.has_portfolios(tenant):
-            holders = uow.portfolios.holding(tenant, recorded.touched)
-            if holders and isinstance(change, MOVES_DUES):
-                _follow(uow, tenant, holders, change.version.updated.date())
-            elif holders:  # nothing owed can change: a concurrent save only must conflict
-                uow.portfolios.bump(holders)
-        uow.commit()
+    if not uow.inbox.claim(ledger_consumer(tenant), change.event_id):
+        return Outcome.DUPLICATE
+    recorded = uow.ledger.record(tenant, change)
+    if recorded.touched and uow.portfolios.has_portfolios(tenant):
+        holders = uow.portfolios.holding(tenant, recorded.touched)
+        if holders and isinstance(change, MOVES_DUES):
+            _follow(uow, tenant, holders, change.version.updated.date())
+        elif holders:  # nothing owed can change: a concurrent save only must conflict
+            uow.portfolios.bump(holders)
     return Outcome.APPLIED if recorded else Outcome.STALE
 
 

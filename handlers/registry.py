@@ -16,7 +16,7 @@ from debtsale.commands import (
     RequestPutback,
 )
 from debtsale.errors import DomainError
-from handlers.ledger import apply_ledger_change
+from handlers.ledger import apply_ledger_change, apply_ledger_changes
 from handlers.outcome import Outcome
 from handlers.portfolio import close_portfolio, cut_portfolio, flag_receivable, remove_receivable
 from handlers.ports import UnitOfWork
@@ -24,7 +24,7 @@ from handlers.putback import decide_putback, request_putback
 from handlers.remittance import record_remittance
 from handlers.retry import retrying
 
-__all__ = ["COMMAND_HANDLERS", "LEDGER_HANDLER", "handle_command"]
+__all__ = ["COMMAND_HANDLERS", "LEDGER_BATCH_HANDLER", "LEDGER_HANDLER", "handle_command"]
 
 CommandHandler = Callable[[UnitOfWork, Any], Outcome]
 
@@ -42,6 +42,10 @@ COMMAND_HANDLERS: Mapping[type[Command], CommandHandler] = {
 LEDGER_HANDLER = retrying(apply_ledger_change)
 """Every ledger change (invoice, payment, credit, customer) is applied by this handler,
 run again from the start when a concurrent writer got there first."""
+
+LEDGER_BATCH_HANDLER = retrying(apply_ledger_changes)
+"""A partition's fetched batch of ledger changes, applied in order in one commit (the
+ledger consumers' path; ``LEDGER_HANDLER`` is the same rule for one change)."""
 
 
 def handle_command(uow: UnitOfWork, command: Command) -> Outcome:

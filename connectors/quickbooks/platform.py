@@ -202,6 +202,8 @@ class QuickBooks(PrefixedTenants):
             context.payment_links,
             context.publisher(company_id),
             progress,
+            page=_settings(context).backfill_page_size,
+            workers=_settings(context).backfill_workers,
         )
 
     # ------------------------------------------------------------------ the books

@@ -38,6 +38,18 @@ class QuickBooksSettings(PlatformSettings):
         description="Calls per minute to one company (Intuit allows 500); raise it only "
         "against the emulator.",
     )
+    backfill_page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Rows per query page in a backfill (QuickBooks answers at most 1,000).",
+    )
+    backfill_workers: int = Field(
+        default=8,
+        ge=1,
+        le=10,
+        description="Backfill reads at once (Intuit allows 10 concurrent calls per company).",
+    )
     accounts: dict[str, str] = Field(
         default={
             "cash": "35",

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from connectors.quickbooks.schemas import qbo_json
 from connectors.quickbooks.webhook import sign
 from emulators.quickbooks.company import Change, EmulatedCompany, StaleObjectError
+from emulators.quickbooks.limits import RequestLimit
 from emulators.quickbooks.pdf import invoice_pdf
 from emulators.quickbooks.query import matches
 from emulators.quickbooks.reports import report
@@ -84,6 +85,8 @@ class Emulator:
     webhook_format: str = "cloudevents"
     retry_scale: float = 1.0  # tests shrink Intuit's retry delays (10 s, 20 s, 30 s, 5 min …)
     slow_seconds: float = 2.0  # how long a "slow" fault delays its answer
+    latency_seconds: float = 0.0  # every API answer waits this long (a real platform's)
+    limit: RequestLimit | None = None  # a request limit per realm (429 beyond it)
     base_url: str = "http://127.0.0.1:0"
     calls: list[str] = field(default_factory=list)
     _codes: dict[str, str] = field(default_factory=dict)
@@ -197,6 +200,10 @@ class Emulator:
 
     async def _guard(self, request: Request, realm: str) -> Response | None:
         self.calls.append(f"{request.method} {request.url.path}")
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
+        if self.limit is not None and not self.limit.take(realm):
+            return Response("Too Many Requests", status_code=429)
         fault = self._take_fault(request.url.path)
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(self.slow_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -88,5 +89,7 @@ async def connect_broker(
                 await broker.stop()
             except (ConnectionReconnectingError, ConnectionClosedError):
                 # the server is gone (the service is stopping because of it): nothing
-                # to drain; close the client so it stops reconnecting
-                await broker.connection.close()
+                # to drain; close the client so it stops reconnecting (its last flush may
+                # find the socket gone: that is the same fact, not a second failure)
+                with contextlib.suppress(OSError, ConnectionClosedError):
+                    await broker.connection.close()

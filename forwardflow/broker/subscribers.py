@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from faststream.nats.message import NatsBatchMessage as _BatchMessage
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
 
@@ -25,19 +26,22 @@ from debtsale.codec import decode_event
 from debtsale.errors import DomainError
 from debtsale.events import PortfolioClosed
 from forwardflow.bootstrap import Forwardflow
+from forwardflow.broker.batches import LedgerBatches, one_by_one
 from forwardflow.broker.bus import Bus
 from forwardflow.broker.commands import REPLY_TO, CommandAnswer, read_command
 from forwardflow.broker.deadletter import dead_letter
-from forwardflow.broker.envelope import EVENT_ID, read_envelope
+from forwardflow.broker.envelope import EVENT_ID
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
 from forwardflow.notices import fetch_notice
 from forwardflow.postings import apply_posted_event, post_journal_event
+from forwardflow.store.leases import partition_leases
 from handlers.outcome import Outcome
-from handlers.registry import LEDGER_HANDLER, handle_command
+from handlers.registry import LEDGER_BATCH_HANDLER, handle_command
 
 __all__ = [
     "PERMANENT_ERRORS",
+    "NatsBatchMessage",
     "build_broker",
     "ledger_backlog",
     "register_application_subscriber",
@@ -49,6 +53,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("forwardflow.handlers")
+
+NatsBatchMessage = Annotated[_BatchMessage, Context("message")]
+"""A partition's fetched batch, as FastStream hands it to a ``batch=True`` subscriber."""
 
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (DomainError, *FINAL_DELIVERY_ERRORS)
 """Errors that no retry can fix: the message is dead-lettered at once."""
@@ -208,28 +215,65 @@ def register_ledger_subscribers(
     broker: NatsBroker,
     app: Forwardflow,
     *,
-    apply: Callable[[Any, str, LedgerChange], Outcome] = LEDGER_HANDLER,
+    apply: Callable[[Any, str, LedgerChange], Outcome] | None = None,
 ) -> None:
-    """Subscribe one durable consumer per ledger partition on ``broker``."""
+    """Subscribe one durable consumer per ledger partition on ``broker``, in batches.
+
+    Each partition fetches up to ``broker.ledger_batch_size`` messages and applies them in
+    order in one commit (``forwardflow.broker.batches``); ``apply``, a one-change handler,
+    replaces the batch handler (each change then commits on its own), for tests.
+    """
     topology = app.topology
-
-    async def process(body: bytes) -> tuple[Outcome, str]:
-        tenant, change = read_envelope(body)
-        if not isinstance(change, LedgerChange):
-            raise DomainError("ledger.type", f"{type(change).__name__} is not a ledger change")
-        return await app.run_db(apply, app.unit_of_work(), tenant, change), change.event_id
-
+    batch = LEDGER_BATCH_HANDLER if apply is None else one_by_one(apply)
+    leases = partition_leases(app.engine, app.settings.data_dir / "leases")
+    size = app.settings.broker.ledger_batch_size
     for partition in range(topology.partitions):
-        _subscribe(
+        subject = topology.ledger_filter(partition)
+        consumer = topology.ledger_consumer(partition)
+        config = ConsumerConfig(
+            durable_name=consumer,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=size,
+            # unlimited: a batch handed back to keep the order must never be dropped;
+            # a failing message is dead-lettered by its delivery count (batches.py)
+            max_deliver=-1,
+            ack_wait=app.settings.broker.ack_wait_seconds,
+            filter_subject=subject,
+        )
+        handler = LedgerBatches(
             broker,
             app,
-            stream=topology.stream("LEDGER"),
-            subject=topology.ledger_filter(partition),
-            consumer=topology.ledger_consumer(partition),
-            process=process,
-            title=f"ledger partition {partition}",
-            description="Ledger changes of every tenant in this partition, applied in order.",
+            consumer,
+            batch,
+            subject=subject,
+            config=config,
+            leases=leases,
+            permanent=PERMANENT_ERRORS,
+            backoff=_backoff,
         )
+        subscriber = broker.subscriber(
+            subject,
+            stream=JStream(topology.stream("LEDGER"), declare=False),
+            durable=consumer,
+            pull_sub=PullSub(
+                batch_size=size, timeout=app.settings.broker.ledger_batch_wait_seconds, batch=True
+            ),
+            config=config,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"ledger partition {partition}",
+            description="Ledger changes of every tenant in this partition, applied in order, "
+            "a batch per commit.",
+        )
+        subscriber(_batch_handler(handler))
+        handler.watch(subscriber)
+
+
+def _batch_handler(batches: LedgerBatches) -> Callable[..., Awaitable[None]]:
+    async def handle(message: NatsBatchMessage) -> None:
+        await batches(message.raw_message)
+
+    return handle
 
 
 def register_command_subscriber(broker: NatsBroker, app: Forwardflow) -> None:

@@ -179,3 +179,38 @@ async def test_a_transient_error_is_retried_and_then_succeeds(app: Forwardflow) 
         assert await list_dead_letters(connection.broker, app.topology) == []
     assert failures["left"] == 0
     _assert_same_facts(app, book.ledger)
+
+
+async def test_a_consumer_made_by_an_earlier_version_is_brought_to_batches(
+    app: Forwardflow,
+) -> None:
+    from nats.js.api import AckPolicy as JsAckPolicy
+    from nats.js.api import ConsumerConfig
+
+    book = random_history(random.Random(11), 40)
+    async with connect_broker(app.settings) as connection:  # as the earlier version left it
+        jetstream = connection.broker.connection.jetstream()
+        for partition in range(app.topology.partitions):
+            await jetstream.add_consumer(
+                app.topology.stream("LEDGER"),
+                ConsumerConfig(
+                    durable_name=app.topology.ledger_consumer(partition),
+                    ack_policy=JsAckPolicy.EXPLICIT,
+                    max_ack_pending=1,
+                    max_deliver=6,
+                    filter_subject=app.topology.ledger_filter(partition),
+                ),
+            )
+    async for connection in _running(app):
+        for change in book.changes:
+            await _publish(connection, app, change)
+        await _drained(connection, app)
+        jetstream = connection.broker.connection.jetstream()
+        for partition in range(app.topology.partitions):
+            info = await jetstream.consumer_info(
+                app.topology.stream("LEDGER"), app.topology.ledger_consumer(partition)
+            )
+            if info.delivered.consumer_seq:  # the partition had a batch: it was updated
+                assert info.config.max_ack_pending == app.settings.broker.ledger_batch_size
+                assert info.config.max_deliver == -1
+    _assert_same_facts(app, book.ledger)

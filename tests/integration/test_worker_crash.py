@@ -110,3 +110,70 @@ def test_a_worker_stopped_mid_stream_and_restarted_ends_in_the_expected_state(
         assert uow.ledger.load(TENANT).snapshot() == book.ledger.snapshot()
     assert _applied(app.engine) == len(book.changes)  # every event once, none twice
     app.close()
+
+
+def test_a_worker_killed_inside_a_batch_commit_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, db_url: str, nats_url: str, stream_prefix: str
+) -> None:
+    """Batches of up to 200: the worker dies inside its third commit; a new one finishes."""
+    settings = load_settings(
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=db_url),
+        broker=BrokerSettings(url=nats_url, stream_prefix=stream_prefix, ack_wait_seconds=3),
+    )
+    app = bootstrap(settings)
+    upgrade(app.engine)
+    book = random_history(random.Random(77), 3000)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FORWARDFLOW_")},
+        "FORWARDFLOW_DATA_DIR": str(tmp_path),
+        "FORWARDFLOW_DATABASE__URL": db_url,
+        "FORWARDFLOW_BROKER__URL": nats_url,
+        "FORWARDFLOW_BROKER__STREAM_PREFIX": stream_prefix,
+        "FORWARDFLOW_BROKER__ACK_WAIT_SECONDS": "3",
+        "FORWARDFLOW_LOG__LEVEL": "WARNING",
+        "FORWARDFLOW_HTTP__PORT": "0",  # every role listens; several run on this host
+    }
+    log = tmp_path / "worker.log"
+
+    async def publish() -> None:
+        async with connect_broker(settings) as connection:
+            jetstream = connection.broker.connection.jetstream()
+            for change in book.changes:
+                subject, body, headers = ledger_message(app.topology, TENANT, change)
+                await jetstream.publish(subject, body, headers=headers)
+
+    asyncio.run(publish())  # all waiting: the worker fetches full batches
+    crashing = subprocess.Popen(
+        [sys.executable, "-m", "testkit.crashing_worker", "3"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    assert crashing.wait(timeout=120) == -signal.SIGKILL, log.read_text()[-2000:]
+    assert "SIGKILL inside commit 3" in log.read_text()
+    applied_before = _applied(app.engine)
+    assert 0 < applied_before < len(book.changes)  # two batches committed, the third not
+    worker = _worker(env, log)
+    try:
+        deadline = time.monotonic() + 120
+        while _applied(app.engine) < len(book.changes):
+            assert worker.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, f"stuck at {_applied(app.engine)}"
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+
+    async def unacked() -> int:
+        async with connect_broker(settings) as connection:
+            pending = await ledger_backlog(connection.broker, app.topology)
+            for name in connection.streams:
+                await connection.broker.connection.jetstream().delete_stream(name)
+            return pending
+
+    assert asyncio.run(unacked()) == 0
+    with SqlUnitOfWork(app.engine) as uow:
+        assert uow.ledger.load(TENANT).snapshot() == book.ledger.snapshot()
+    assert _applied(app.engine) == len(book.changes)  # every event once, none twice
+    app.close()

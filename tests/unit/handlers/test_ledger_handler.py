@@ -7,7 +7,13 @@ from datetime import date
 import pytest
 
 from debtsale.changes import LedgerChange
-from handlers.ledger import Outcome, apply_ledger_change, ledger_consumer
+from handlers.ledger import (
+    BatchItemError,
+    Outcome,
+    apply_ledger_change,
+    apply_ledger_changes,
+    ledger_consumer,
+)
 from testkit.builders import LedgerBuilder, usd
 from testkit.fakes import FakeUnitOfWork
 
@@ -59,3 +65,33 @@ def test_a_failure_leaves_neither_the_fact_nor_the_inbox_claim(
     assert uow.ledger.load("t1").receivable("I1") is None
     monkeypatch.undo()
     assert apply_ledger_change(uow, "t1", history[0]) is Outcome.APPLIED  # the retry works
+
+
+def test_a_batch_is_applied_in_order_in_one_commit(history: list[LedgerChange]) -> None:
+    uow = FakeUnitOfWork()
+    outcomes = apply_ledger_changes(
+        uow, [("t1", history[0]), ("t1", history[1]), ("t1", history[0])]
+    )
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
+    assert uow.commits == 1
+    assert uow.ledger.load("t1").receivable("I1").original == usd("120.00")  # type: ignore[union-attr]
+
+
+def test_a_failing_change_names_its_place_and_the_batch_commits_nothing(
+    history: list[LedgerChange], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uow = FakeUnitOfWork()
+    record = uow.ledger.record
+
+    def record_or_fail(tenant: str, change: LedgerChange) -> object:
+        if change.event_id == history[1].event_id:
+            raise ValueError("a bug on this one change")
+        return record(tenant, change)
+
+    monkeypatch.setattr(uow.ledger, "record", record_or_fail)
+    with pytest.raises(BatchItemError) as failed:
+        apply_ledger_changes(uow, [("t1", history[0]), ("t1", history[1])])
+    assert failed.value.index == 1
+    assert isinstance(failed.value.error, ValueError)
+    assert uow.commits == 0
+    assert uow.ledger.load("t1").receivable("I1") is None  # the first was rolled back too
