@@ -57,9 +57,15 @@ def apply_ledger_changes(
     """
     outcomes = []
     with uow:
+        keys = [(ledger_consumer(tenant), change.event_id) for tenant, change in changes]
+        fresh = uow.inbox.claim_many(keys)
         for index, (tenant, change) in enumerate(changes):
+            if keys[index] not in fresh:
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            fresh.discard(keys[index])  # a second copy in the same batch is a duplicate
             try:
-                outcomes.append(record_ledger_change(uow, tenant, change))
+                outcomes.append(_record_claimed(uow, tenant, change))
             except ConflictError:
                 raise
             except Exception as error:
@@ -77,6 +83,11 @@ def record_ledger_change(uow: UnitOfWork, tenant: str, change: LedgerChange) -> 
     """
     if not uow.inbox.claim(ledger_consumer(tenant), change.event_id):
         return Outcome.DUPLICATE
+    return _record_claimed(uow, tenant, change)
+
+
+def _record_claimed(uow: UnitOfWork, tenant: str, change: LedgerChange) -> Outcome:
+    """Record a change whose event id this unit of work has just claimed."""
     recorded = uow.ledger.record(tenant, change)
     if recorded.touched and uow.portfolios.has_portfolios(tenant):
         holders = uow.portfolios.holding(tenant, recorded.touched)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
@@ -59,6 +59,10 @@ class Inbox(Protocol):
 
     def claim(self, consumer: str, event_id: str) -> bool:
         """Record the event as applied; False if it already was."""
+        ...
+
+    def claim_many(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Record each (consumer, event id) as applied, in one go; those that were not yet."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Any, Self
@@ -42,6 +42,9 @@ class FakeInbox:
             return False
         self.seen.add(key)
         return True
+
+    def claim_many(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {key for key in keys if self.claim(*key)}
 
 
 class FakeLedgerStore:

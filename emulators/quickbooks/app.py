@@ -277,9 +277,9 @@ class Emulator:
         entity = next((e for e in _ENTITY_PATHS.values() if e.lower() == match[1].lower()), None)
         if entity is None:
             return _fault("4000", "QueryParserError", f"unknown entity {match[1]}")
-        rows = [r for r in self.companies[realm].all(entity) if matches(r, match[2])]
         start, most = int(match[3] or 1), int(match[4] or 100)
-        page = rows[start - 1 : start - 1 + most]
+        where = match[2]
+        page = self.companies[realm].page(entity, lambda r: matches(r, where), start, most)
         response: dict[str, Any] = {"startPosition": start, "maxResults": len(page)}
         if page:
             response[entity] = page

@@ -125,6 +125,20 @@ class EmulatedCompany:
             rows = [e for e in self.entities[entity].values() if e.get("status") != "Deleted"]
             return copy.deepcopy(sorted(rows, key=_by_id))
 
+    def page(
+        self, entity: str, keep: Callable[[dict[str, Any]], bool], start: int, most: int
+    ) -> list[dict[str, Any]]:
+        """One page (from the ``start``-th, 1-based) of the live entities ``keep`` admits, by
+        numeric id: filtered in place, only the page copied (a query over a large book)."""
+        with self._lock:
+            rows = [
+                e
+                for e in self.entities[entity].values()
+                if e.get("status") != "Deleted" and keep(e)
+            ]
+            rows.sort(key=_by_id)
+            return copy.deepcopy(rows[start - 1 : start - 1 + most])
+
     def changed_since(self, entities: list[str], since: datetime) -> list[dict[str, Any]]:
         """Records (live or tombstones) of the given types changed after ``since``."""
         with self._lock:

@@ -31,6 +31,7 @@ from forwardflow.broker.bus import Bus
 from forwardflow.broker.commands import REPLY_TO, CommandAnswer, read_command
 from forwardflow.broker.deadletter import dead_letter
 from forwardflow.broker.envelope import EVENT_ID
+from forwardflow.broker.faststream_fixes import catch_every_fetch_timeout
 from forwardflow.broker.topology import Topology
 from forwardflow.delivery import FINAL_DELIVERY_ERRORS, deliver_portfolio
 from forwardflow.notices import fetch_notice
@@ -223,6 +224,7 @@ def register_ledger_subscribers(
     order in one commit (``forwardflow.broker.batches``); ``apply``, a one-change handler,
     replaces the batch handler (each change then commits on its own), for tests.
     """
+    catch_every_fetch_timeout()
     topology = app.topology
     batch = LEDGER_BATCH_HANDLER if apply is None else one_by_one(apply)
     leases = partition_leases(app.engine, app.settings.data_dir / "leases")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -82,6 +82,20 @@ class Inbox:
         statement = driver_statement("inbox.claim", self._connection, _claim)
         values = {"consumer": consumer, "event_id": event_id}
         return statement.first(self._connection, values) is not None
+
+    def claim_many(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Record every (consumer, event id) as applied in one statement; those that were
+        not yet (a batch's claims: one round trip, not one per event)."""
+        if not keys:
+            return set()
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(inbox)
+            .values([{"consumer": c, "event_id": e} for c, e in dict.fromkeys(keys)])
+            .on_conflict_do_nothing()
+            .returning(inbox.c.consumer, inbox.c.event_id)
+        )
+        return {(row.consumer, row.event_id) for row in self._connection.execute(statement)}
 
     def seen(self, consumer: str, event_id: str) -> bool:
         """True when the consumer has applied the event."""

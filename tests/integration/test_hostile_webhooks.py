@@ -4,14 +4,13 @@ never gets a 5xx through the whole path (store look-up, JetStream publish)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +31,6 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.companies import backfill_company, store_company
 from forwardflow.net import free_port
-from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
@@ -43,6 +41,8 @@ from forwardflow.settings import (
 from forwardflow.store import upgrade
 from testkit import external_nats_url, require
 from testkit.quickbooks import connect_in_browser, quickbooks
+from testkit.service import eventually
+from testkit.service import running_service as serving
 
 pytestmark = [pytest.mark.nats]
 REALM = "4620816365"
@@ -89,30 +89,8 @@ def app(
 
 @pytest.fixture
 async def service(app: Forwardflow) -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, Role.ALL, stop))
-    base = f"http://127.0.0.1:{app.settings.http.port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(150):
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    try:
+    async with serving(app) as base:
         yield base
-    finally:
-        stop.set()
-        await task
-
-
-async def _eventually(check: Callable[[], bool], timeout: float) -> float:
-    began = time.monotonic()
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() - began < timeout, f"not within {timeout} s"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - began
 
 
 def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
@@ -130,7 +108,7 @@ async def test_a_10000_entity_flood_is_answered_at_once_and_a_payment_behind_it_
     async with connect_broker(app.settings) as connection:
         await backfill_company(quickbooks(app, connection.broker), REALM)
     invoice = company.all("Invoice")[0]
-    await _eventually(lambda: _balance(app, invoice["Id"]) == Decimal("500.00"), 30)
+    await eventually(lambda: _balance(app, invoice["Id"]) == Decimal("500.00"), 30, poll=0.05)
 
     flood = [
         {
@@ -156,7 +134,9 @@ async def test_a_10000_entity_flood_is_answered_at_once_and_a_payment_behind_it_
     # a real payment, after the flood: its webhook is queued behind the flood's notice
     customer = invoice["CustomerRef"]["value"]
     company.post_payment(customer, date(2025, 3, 1), {invoice["Id"]: "200.00"})
-    applied = await _eventually(lambda: _balance(app, invoice["Id"]) == Decimal("300.00"), 10)
+    applied = await eventually(
+        lambda: _balance(app, invoice["Id"]) == Decimal("300.00"), 10, poll=0.05
+    )
     print(f"flood answered in {answered:.3f} s; payment applied {applied:.2f} s later")
 
 

@@ -3,9 +3,7 @@ the emulator arrive as signed webhooks, are re-read and land in the store exactl
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +23,6 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.companies import backfill_company, companies
 from forwardflow.net import free_port
-from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
@@ -36,6 +33,7 @@ from forwardflow.settings import (
 from forwardflow.store import upgrade
 from handlers.registry import handle_command
 from testkit.quickbooks import connect_in_browser, quickbooks
+from testkit.service import eventually, running_service
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 REALM = "4620816365"
@@ -80,29 +78,8 @@ def app(
 
 @pytest.fixture
 async def service(app: Forwardflow) -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, Role.ALL, stop))
-    base = f"http://127.0.0.1:{app.settings.http.port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    try:
+    async with running_service(app) as base:
         yield base
-    finally:
-        stop.set()
-        await task
-
-
-async def _eventually(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 def _balance(app: Forwardflow, invoice_id: str) -> Decimal | None:
@@ -130,17 +107,17 @@ async def test_connect_then_changes_flow_from_the_emulator_into_the_store(
     async with connect_broker(app.settings) as connection:
         published = await backfill_company(quickbooks(app, connection.broker), REALM)
     assert published >= 2  # the customer and the open invoice
-    await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
+    await eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
 
     customer = company.all("Customer")[0]["Id"]
     invoice = company.add_invoice(customer, "1200.00", date(2025, 2, 3))["Id"]
-    await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
+    await eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
 
     payment = company.post_payment(customer, date(2025, 3, 1), {invoice: "200.00"})["Id"]
-    await _eventually(lambda: _balance(app, invoice) == Decimal("1000.00"))
+    await eventually(lambda: _balance(app, invoice) == Decimal("1000.00"))
 
     company.delete_payment(payment)  # QuickBooks says only "payment deleted"
-    await _eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
+    await eventually(lambda: _balance(app, invoice) == Decimal("1200.00"))
     assert emulator.emulator.calls.count(f"GET /v3/company/{REALM}/invoice/{invoice}") >= 3
 
 
@@ -152,7 +129,7 @@ async def test_the_sale_entry_is_posted_to_the_company_once(
     async with connect_broker(app.settings) as connection:
         await backfill_company(quickbooks(app, connection.broker), REALM)
     seeded = company.all("Invoice")[0]["Id"]
-    await _eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
+    await eventually(lambda: _balance(app, seeded) == Decimal("500.00"))
     with app.unit_of_work() as uow:
         uow.agreements.add(sample_agreement_text())
         uow.commit()
@@ -168,7 +145,7 @@ async def test_the_sale_entry_is_posted_to_the_company_once(
         ClosePortfolio(command_id="c2", portfolio_id="P1", closing=date(2025, 7, 15)),
     ):
         handle_command(app.unit_of_work(), command)
-    await _eventually(lambda: len(company.all("JournalEntry")) == 1)
+    await eventually(lambda: len(company.all("JournalEntry")) == 1)
     (entry,) = company.all("JournalEntry")
     assert entry["DocNumber"] == doc_number("sale:P1")
     assert entry["TxnDate"] == "2025-07-15"

@@ -5,13 +5,11 @@ polling alone when the webhook is lost; a payment deleted after the sale is with
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from connectors.xero.platform import Xero
@@ -24,7 +22,6 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.broker.runtime import connect_broker
 from forwardflow.companies import backfill_company, companies
 from forwardflow.net import free_port
-from forwardflow.service import Role, serve
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
@@ -34,6 +31,7 @@ from forwardflow.settings import (
 )
 from forwardflow.store import upgrade
 from handlers.registry import handle_command
+from testkit.service import eventually, running_service
 from testkit.xero import connect_in_browser, xero
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
@@ -78,30 +76,8 @@ def _app(
 
 
 async def _serve(app: Forwardflow) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, Role.ALL, stop))
-    base = f"http://127.0.0.1:{app.settings.http.port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    try:
+    async with running_service(app):
         yield
-    finally:
-        stop.set()
-        await task
-
-
-async def _eventually(check: Callable[[], bool], timeout: float = 30) -> float:
-    began = time.monotonic()
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() - began < timeout, "timed out"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - began
 
 
 def _tenant(server: XeroServer) -> str:
@@ -136,7 +112,7 @@ async def _connected_and_cut(app: Forwardflow, server: XeroServer, *, close: boo
     async with connect_broker(app.settings) as connection:
         assert await backfill_company(xero(app, connection.broker), org.tenant_id) >= 2
     (invoice,) = org.invoices
-    await _eventually(lambda: _balance(app, server, invoice) == Decimal("500.00"))
+    await eventually(lambda: _balance(app, server, invoice) == Decimal("500.00"))
     with app.unit_of_work() as uow:
         uow.agreements.add(sample_agreement_text())
         uow.commit()
@@ -185,7 +161,7 @@ async def test_a_payment_after_the_cut_off_arrives_by_the_invoice_webhook_within
     invoice = await _connected_and_cut(app, emulator, close=False)
     org = _org(emulator)
     org.pay(invoice, "120.00", date(2025, 7, 5))  # Xero sends no payment event: only INVOICE
-    await _eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 5)
+    await eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 5)
     assert _closed_face(app, invoice) == Decimal("380.00")
     assert any(call.startswith("GET /api.xro/2.0/Payments/") for call in emulator.emulator.calls)
     with app.unit_of_work() as uow:
@@ -209,7 +185,7 @@ async def test_a_lost_webhook_is_healed_by_polling(
     assert emulator.emulator.sender is not None
     emulator.emulator.sender.lost = 10  # every webhook from now on is lost
     _org(emulator).pay(invoice, "120.00", date(2025, 7, 5))
-    await _eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 10)
+    await eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 10)
     assert _closed_face(app, invoice) == Decimal("380.00")
 
 
@@ -219,13 +195,13 @@ async def test_a_payment_deleted_after_the_sale_is_withdrawn_and_its_journal_rev
     app = webhooked
     invoice = await _connected_and_cut(app, emulator, close=True)
     org = _org(emulator)
-    await _eventually(lambda: len(org.manual_journals) == 1)  # the sale
+    await eventually(lambda: len(org.manual_journals) == 1)  # the sale
     payment = org.pay(invoice, "120.00", date(2025, 8, 1))["PaymentID"]
-    await _eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 5)
-    await _eventually(lambda: len(org.manual_journals) == 2)  # collected for the buyer
+    await eventually(lambda: _balance(app, emulator, invoice) == Decimal("380.00"), 5)
+    await eventually(lambda: len(org.manual_journals) == 2)  # collected for the buyer
     org.delete_payment(payment)
-    await _eventually(lambda: _balance(app, emulator, invoice) == Decimal("500.00"), 5)
-    await _eventually(lambda: len(org.manual_journals) == 3)  # and reversed
+    await eventually(lambda: _balance(app, emulator, invoice) == Decimal("500.00"), 5)
+    await eventually(lambda: len(org.manual_journals) == 3)  # and reversed
     collected, reversed_ = [
         {x["AccountCode"]: x["LineAmount"] for x in journal["JournalLines"]}
         for journal in list(org.manual_journals.values())[1:]
