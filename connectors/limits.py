@@ -13,8 +13,13 @@ class RateLimiter:
     """At most ``concurrent`` calls at once and ``per_minute`` in any 60 seconds.
 
     ``with limiter: call()`` waits for a slot, then for the sliding minute to admit one
-    more call; the platforms count the same way (QuickBooks, Xero).
+    more call; the platforms count the same way (QuickBooks, Xero). The minute is counted
+    a second long here: a call is stamped as it leaves and counted by the platform as it
+    arrives, so at the window's edge a limiter of exactly 60 s is refused (429) by the
+    platform it keeps to, and the retry costs far more than the second.
     """
+
+    WINDOW_S = 61.0
 
     def __init__(self, concurrent: int = 10, per_minute: int = 500) -> None:
         self._slots = threading.BoundedSemaphore(concurrent)
@@ -27,12 +32,12 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self._recent and now - self._recent[0] >= 60:
+                while self._recent and now - self._recent[0] >= self.WINDOW_S:
                     self._recent.popleft()
                 if len(self._recent) < self._per_minute:
                     self._recent.append(now)
                     return
-                wait = 60 - (now - self._recent[0])
+                wait = self.WINDOW_S - (now - self._recent[0])
             time.sleep(wait)
 
     def __exit__(self, *exc: object) -> None:

@@ -34,7 +34,7 @@ from connectors.quickbooks.webhook import sign
 from emulators.quickbooks.company import Change, EmulatedCompany, StaleObjectError
 from emulators.quickbooks.limits import RequestLimit
 from emulators.quickbooks.pdf import invoice_pdf
-from emulators.quickbooks.query import matches
+from emulators.quickbooks.query import where as compile_where
 from emulators.quickbooks.reports import report
 
 __all__ = ["Emulator", "Fault"]
@@ -279,7 +279,7 @@ class Emulator:
             return _fault("4000", "QueryParserError", f"unknown entity {match[1]}")
         start, most = int(match[3] or 1), int(match[4] or 100)
         where = match[2]
-        page = self.companies[realm].page(entity, lambda r: matches(r, where), start, most)
+        page = self.companies[realm].page(entity, compile_where(where), start, most)
         response: dict[str, Any] = {"startPosition": start, "maxResults": len(page)}
         if page:
             response[entity] = page

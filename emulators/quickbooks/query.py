@@ -2,37 +2,64 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["matches"]
+__all__ = ["matches", "where"]
+
+Row = dict[str, Any]
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
 
 
-def matches(row: dict[str, Any], clause: str | None) -> bool:
+def matches(row: Row, clause: str | None) -> bool:
     """The few WHERE forms the connector uses: ``Field op 'value'`` joined by AND."""
+    return where(clause)(row)
+
+
+@functools.lru_cache(maxsize=256)
+def where(clause: str | None) -> Callable[[Row], bool]:
+    """``clause`` parsed once into a test of a row (a query tests every row of a book)."""
     if not clause:
-        return True
+        return lambda _row: True
+    tests = []
     for condition in re.split(r"\s+and\s+", clause.strip(), flags=re.IGNORECASE):
         match = re.fullmatch(
             r"([\w.]+)\s*(>=|<=|=|>|<|in)\s*(.+)", condition.strip(), re.IGNORECASE
         )
         if not match:
-            return False
-        name, op, raw = match[1], match[2].lower(), match[3].strip()
-        value: Any = row
-        for part in name.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, dict):
-            value = value.get("value")
-        if op == "in":
-            wanted = {v.strip().strip("'") for v in raw.strip("()").split(",")}
-            if str(value) not in wanted:
-                return False
-            continue
-        text = raw.strip("'")
+            return lambda _row: False
+        tests.append(_condition(match[1], match[2].lower(), match[3].strip()))
+    return lambda row: all(test(row) for test in tests)
+
+
+def _field(row: Row, name: str) -> Any:
+    value: Any = row
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _condition(name: str, op: str, raw: str) -> Callable[[Row], bool]:
+    if op == "in":
+        wanted = frozenset(v.strip().strip("'") for v in raw.strip("()").split(","))
+        return lambda row: str(_field(row, name)) in wanted
+    text = raw.strip("'")
+    compare = _COMPARE[op]
+
+    def test(row: Row) -> bool:
+        value = _field(row, name)
         left: Any
         right: Any
         if name.endswith("Time"):  # QuickBooks compares instants, whatever the offsets
@@ -42,13 +69,6 @@ def matches(row: dict[str, Any], clause: str | None) -> bool:
             left, right = Decimal(str(value)), Decimal(text)
         else:
             left, right = str(value), text
-        compare: dict[str, Callable[[Any, Any], bool]] = {
-            "=": lambda a, b: a == b,
-            ">": lambda a, b: a > b,
-            "<": lambda a, b: a < b,
-            ">=": lambda a, b: a >= b,
-            "<=": lambda a, b: a <= b,
-        }
-        if not compare[op](left, right):
-            return False
-    return True
+        return compare(left, right)
+
+    return test
