@@ -74,15 +74,6 @@ class PartitionLeases:
                 self._forget_connection()
                 return False
 
-    def release_all(self) -> None:
-        """Give every lease back (a clean stop: a survivor takes over at once)."""
-        with self._lock:
-            self._forget_connection()
-            for handle in self._files.values():
-                handle.close()
-            self._files.clear()
-            self._held.clear()
-
     def _hold_postgres(self, name: str) -> bool:
         if self._connection is None:
             self._connection = self._engine.connect().execution_options(
