@@ -17,10 +17,10 @@ __all__ = ["eventually", "running_service"]
 
 @asynccontextmanager
 async def running_service(
-    app: Forwardflow, role: Role = Role.ALL, ready_within: float = 15.0
+    app: Forwardflow, role: Role = Role.ALL, ready_within: float = 15.0, probe: str = "/readyz"
 ) -> AsyncIterator[str]:
-    """``serve(app, role)`` until the block ends; yields its base URL once ``/readyz`` is 200
-    (or ``ready_within`` seconds passed: the test's own checks then say what is missing)."""
+    """``serve(app, role)`` until the block ends; yields its base URL once ``probe`` answers
+    200 (or ``ready_within`` seconds passed: the test's own checks then say what is missing)."""
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, role, stop))
     base = f"http://127.0.0.1:{app.settings.http.port}"
@@ -28,7 +28,7 @@ async def running_service(
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline and not task.done():
             try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
+                if (await client.get(f"{base}{probe}")).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -22,7 +22,7 @@ from forwardflow.bootstrap import Forwardflow, bootstrap
 from forwardflow.companies import companies
 from forwardflow.connect import mint_link
 from forwardflow.net import free_port
-from forwardflow.service import Role, serve
+from forwardflow.service import Role
 from forwardflow.settings import (
     BrokerSettings,
     DatabaseSettings,
@@ -33,6 +33,7 @@ from forwardflow.settings import (
 from forwardflow.store import upgrade
 from forwardflow.wired import SealedTokens
 from testkit.quickbooks import company_api, connect_in_browser, quickbooks
+from testkit.service import running_service
 
 pytestmark = [pytest.mark.nats, pytest.mark.anyio]
 FIRM = "4620816365"
@@ -78,22 +79,8 @@ def app(
 
 @pytest.fixture
 async def service(app: Forwardflow) -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, Role.HTTP, stop))
-    base = f"http://127.0.0.1:{app.settings.http.port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    try:
+    async with running_service(app, Role.HTTP, ready_within=10, probe="/healthz") as base:
         yield base
-    finally:
-        stop.set()
-        await task
 
 
 async def _opened(link: str, browser: httpx.AsyncClient) -> str:
